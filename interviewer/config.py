@@ -1,0 +1,67 @@
+"""User settings: one JSON file in the config directory, with defaults."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+from interviewer import paths
+
+
+@dataclass(frozen=True)
+class Settings:
+    input_device: str | None = None
+    """Name or index of the microphone; None means the system default."""
+    output_device: str | None = None
+    voice: str | None = None
+    """pyttsx3 voice id; None means the engine's default."""
+    rate: int = 170
+    """Speaking rate of the questions, words per minute."""
+    speak_questions: bool = True
+    whisper_model: str = "tiny.en"
+    engine: str = "openai-whisper"
+    """Speech-recognition engine: "openai-whisper" or "faster-whisper"."""
+    threads: int = 1
+    """Torch/CTranslate2 threads for transcription (1 is fastest on a busy 2-core box)."""
+    silence_timeout_s: float = 3.0
+    """End an answer after this much silence once speech has begun."""
+    max_answer_s: float = 180.0
+    """Hard limit of one answer in practice mode."""
+    rapid_answer_s: float = 45.0
+    """Time per answer in rapid-fire rounds."""
+    rapid_count: int = 10
+    session_count: int = 5
+    bank: str = "llm"
+
+    def updated(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read settings; unknown keys are ignored, a broken file gives defaults
+    (and is left in place so nothing the user wrote is lost)."""
+    p = path or paths.settings_path()
+    try:
+        raw = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return Settings()
+    if not isinstance(raw, dict):
+        return Settings()
+    known = {f.name for f in fields(Settings)}
+    clean = {k: v for k, v in raw.items() if k in known}
+    try:
+        return Settings(**clean)
+    except TypeError:
+        return Settings()
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> Path:
+    p = path or paths.settings_path()
+    paths.private_dir(p.parent)
+    tmp = p.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(settings), indent=2) + "\n", encoding="utf-8")
+    os.chmod(tmp, 0o600)
+    tmp.replace(p)
+    return p

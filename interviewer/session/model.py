@@ -1,0 +1,70 @@
+"""Values the session engine and the store exchange (frozen, serialisable)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Literal
+
+Mode = Literal["practice", "rapid", "review"]
+Order = Literal["random", "sequential", "due", "weakest"]
+AttemptState = Literal["recording", "recorded", "transcribed", "graded", "skipped", "failed"]
+
+
+class Phase(str, Enum):
+    """The engine's state machine: ask -> listen -> transcribe -> grade -> feedback -> next."""
+
+    IDLE = "idle"
+    ASKING = "asking"
+    LISTENING = "listening"
+    TRANSCRIBING = "transcribing"
+    GRADING = "grading"
+    FEEDBACK = "feedback"
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    mode: Mode = "practice"
+    bank: str = "llm"
+    count: int = 5
+    topics: tuple[str, ...] = ()
+    difficulty: int | None = None
+    order: Order = "random"
+    seed: int | None = None
+    time_limit_s: float | None = None
+    """Hard limit per answer (rapid rounds); None = the settings' max answer length."""
+    question_ids: tuple[str, ...] = ()
+    """Explicit questions (overrides selection)."""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    id: int
+    session_id: int | None
+    question_id: str
+    state: AttemptState
+    started_at: str
+    """ISO 8601 UTC."""
+    audio_path: str | None = None
+    duration_s: float | None = None
+    transcript: str | None = None
+    transcript_edited: bool = False
+    typed: bool = False
+    score: float | None = None
+    """0..1, None when not graded or no speech."""
+    assessment: dict | None = None
+    delivery: dict | None = None
+    answer_time_s: float | None = None
+    error: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    id: int
+    mode: Mode
+    bank: str
+    started_at: str
+    ended_at: str | None = None
+    config: dict = field(default_factory=dict)
