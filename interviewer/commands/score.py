@@ -1,0 +1,170 @@
+"""``interviewer score AUDIO --question ID [--json]``: transcribe a recorded
+answer and grade it, headless. The JSON form is an integration contract:
+
+    {"question_id", "transcript", "score" (0-100 or null when no speech),
+     "key_points": [{"text", "covered", "status", "evidence"}],
+     "misconceptions": [...], "flags": {...}, "delivery": {...},
+     "timings": {"load_s", "transcribe_s", "grade_s"}}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+NAME = "score"
+HELP = "transcribe an audio file (WAV, FLAC, OGG) and grade it against a question"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("audio", metavar="AUDIO_FILE", help="the recorded answer")
+    p.add_argument("--question", "-q", required=True, metavar="ID", help="question id (see 'interviewer bank list')")
+    p.add_argument("--bank", metavar="NAME|FILE", help="question bank (default: the built-in LLM/ML bank)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a report")
+    p.add_argument("--engine", choices=["openai-whisper", "faster-whisper"], help="speech-recognition engine")
+    p.add_argument("--model", metavar="NAME", help="whisper model (default tiny.en, bundled)")
+    p.add_argument("--no-hint", action="store_true", help="do not prime the recogniser with the question's terms")
+
+
+def run(args: argparse.Namespace) -> int:
+    from interviewer.cli import CommandError
+    from interviewer.config import load_settings
+
+    settings = load_settings()
+    bank = _load_bank(args.bank)
+    try:
+        question = bank.get(args.question)
+    except KeyError as exc:
+        raise CommandError(exc.args[0]) from None
+
+    from audio.clip import AudioFileError, read_audio
+    from audio.errors import AudioError
+
+    try:
+        clip = read_audio(args.audio)
+    except AudioFileError as exc:
+        raise CommandError(str(exc)) from None
+
+    try:
+        result = score_clip(
+            clip,
+            question,
+            engine=args.engine or settings.engine,
+            model=args.model or settings.whisper_model,
+            threads=settings.threads,
+            hint=not args.no_hint,
+            progress=None if args.json else _progress,
+        )
+    except AudioError as exc:
+        raise CommandError(str(exc)) from None
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        _print_report(result, question.prompt)
+    return 0
+
+
+def score_clip(clip, question, *, engine: str, model: str, threads: int, hint: bool = True, progress=None) -> dict[str, Any]:
+    """Transcribe ``clip`` and grade it against ``question``; the JSON contract."""
+    from audio.transcriber import make_transcriber
+    from questions import grade_question
+
+    t0 = time.perf_counter()
+    transcriber = make_transcriber(engine=engine, model=model, threads=threads)
+    if hasattr(transcriber, "load"):
+        transcriber.load(progress=progress)
+    t1 = time.perf_counter()
+    transcript = transcriber.transcribe(clip, hint=question.recogniser_hint() if hint else "")
+    t2 = time.perf_counter()
+    assessment = grade_question(question, transcript.text)
+    t3 = time.perf_counter()
+    delivery = _delivery(transcript, clip)
+    return {
+        "question_id": question.id,
+        "transcript": transcript.text,
+        "score": assessment.percent,
+        "key_points": [
+            {
+                "text": k.text,
+                "covered": k.status == "covered",
+                "status": k.status,
+                "evidence": k.evidence.text if k.evidence else None,
+            }
+            for k in assessment.key_points
+        ],
+        "misconceptions": [
+            {"text": m.text, "correction": m.correction, "evidence": m.evidence.text}
+            for m in assessment.misconceptions
+        ],
+        "flags": {
+            "no_speech": assessment.no_speech,
+            "too_short": assessment.too_short,
+            "off_topic": assessment.off_topic,
+        },
+        "delivery": delivery,
+        "segments": [{"start": s.start, "end": s.end, "text": s.text} for s in transcript.segments],
+        "engine": transcript.engine,
+        "model": transcript.model,
+        "audio_s": round(clip.duration_s, 3),
+        "timings": {
+            "load_s": round(t1 - t0, 3),
+            "transcribe_s": round(t2 - t1, 3),
+            "grade_s": round(t3 - t2, 3),
+        },
+    }
+
+
+def _delivery(transcript, clip) -> dict[str, Any]:
+    try:
+        from audio import delivery
+    except ImportError:
+        return {"words": len(transcript.text.split()), "duration_s": round(clip.duration_s, 2)}
+    try:
+        pauses = None
+        try:
+            from audio.vad import pauses as find_pauses
+
+            pauses = find_pauses(clip.samples)
+        except (ImportError, TypeError):
+            pauses = None
+        d = delivery.compute(transcript.text, transcript.segments, pauses=pauses, duration_s=clip.duration_s)
+        return d.to_dict()
+    except Exception as exc:  # delivery is advisory: never lose the grade over it
+        return {"words": len(transcript.text.split()), "error": str(exc)}
+
+
+def _load_bank(spec: str | None):
+    import questions
+    from interviewer.cli import CommandError
+
+    try:
+        return questions.load_bank(spec) if spec else questions.default_bank()
+    except (OSError, ValueError) as exc:
+        raise CommandError(str(exc).splitlines()[0] if str(exc) else repr(exc)) from None
+
+
+def _progress(message: str, fraction: float | None = None) -> None:
+    pct = "" if fraction is None else f" {fraction * 100:3.0f}%"
+    print(f"\r{message}{pct}", end="", file=sys.stderr, flush=True)
+    if fraction is not None and fraction >= 1:
+        print(file=sys.stderr)
+
+
+def _print_report(r: dict[str, Any], prompt: str) -> None:
+    print(f"Question: {prompt}")
+    print(f"Transcript: {r['transcript'] or '(no speech)'}")
+    if r["score"] is None:
+        print("Score: not graded (no speech was recognised)")
+        return
+    print(f"Score: {r['score']}/100")
+    for k in r["key_points"]:
+        mark = {"covered": "+", "partial": "~", "missed": "-"}[k["status"]]
+        ev = f'  <- "{k["evidence"]}"' if k["evidence"] else ""
+        print(f"  {mark} {k['text']}{ev}")
+    for m in r["misconceptions"]:
+        print(f"  ! {m['text']} (actually: {m['correction']})")
+    t = r["timings"]
+    print(f"Transcribed {r['audio_s']:.1f} s of audio in {t['transcribe_s']:.2f} s; graded in {t['grade_s'] * 1000:.0f} ms")
