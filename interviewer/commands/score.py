@@ -118,22 +118,14 @@ def score_clip(clip, question, *, engine: str, model: str, threads: int, hint: b
 
 
 def _delivery(transcript, clip) -> dict[str, Any]:
-    try:
-        from audio import delivery
-    except ImportError:
-        return {"words": len(transcript.text.split()), "duration_s": round(clip.duration_s, 2)}
-    try:
-        pauses = None
-        try:
-            from audio.vad import pauses as find_pauses
+    """Pace, fillers, hedges and pauses; pauses come from voice activity on the clip."""
+    from audio.delivery import assess_delivery
+    from audio.vad import pauses, speech_segments
 
-            pauses = find_pauses(clip.samples)
-        except (ImportError, TypeError):
-            pauses = None
-        d = delivery.compute(transcript.text, transcript.segments, pauses=pauses, duration_s=clip.duration_s)
-        return d.to_dict()
-    except Exception as exc:  # delivery is advisory: never lose the grade over it
-        return {"words": len(transcript.text.split()), "error": str(exc)}
+    gaps = pauses(speech_segments(clip.samples))
+    return assess_delivery(
+        transcript.text, transcript.segments, pauses=gaps, duration_s=clip.duration_s
+    ).to_dict()
 
 
 def _load_bank(spec: str | None):
