@@ -74,3 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interviewer: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`interviewer bank list | head`): not an error
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
