@@ -190,6 +190,7 @@ def cmd_test(argv: list[str]) -> int:
     bindir = VENV / "bin"
     env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
 
+    env.setdefault("VAUDIO_DIR", "/tmp/interviewer-vaudio")
     vaudio_up = ROOT / "tests" / "vaudio" / "up.sh"
     started_audio = False
     if vaudio_up.exists() and os.geteuid() == 0:
@@ -197,7 +198,7 @@ def cmd_test(argv: list[str]) -> int:
         r = subprocess.run(["bash", str(vaudio_up)], env=env)
         started_audio = r.returncode == 0
         if started_audio:
-            env["PULSE_SERVER"] = "unix:" + env.get("VAUDIO_DIR", "/tmp/vaudio") + "/native"
+            env["PULSE_SERVER"] = f"unix:{env['VAUDIO_DIR']}/native"
     steps: list[tuple[str, list[str]]] = [
         ("lint (ruff)", [str(bindir / "ruff"), "check", "interviewer", "questions", "audio", "tests"]),
         ("layers (import-linter)", [str(bindir / "lint-imports")]),
