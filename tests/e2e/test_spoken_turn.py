@@ -105,6 +105,7 @@ def test_one_spoken_turn(vaudio, transcriber, tmp_path, spoken_answer):
     assert engine.phase == Phase.LISTENING
     row = store.get_attempt(attempt.id)
     assert row.state == "recording"
+    time.sleep(0.3)
     subprocess.run(["paplay", "--device=vmic_feed", str(spoken_answer)], check=True, timeout=120)
     t_end = time.monotonic()
     assert engine.answer_ended(timeout=10), "the recorder did not end the answer on silence"
@@ -149,6 +150,7 @@ def test_jfk_through_the_microphone(vaudio, transcriber, tmp_path):
     rec = Recorder(RecorderSettings(silence_timeout_s=1.5, max_duration_s=60))
     out = tmp_path / "jfk.wav"
     rec.start(out)
+    time.sleep(0.3)
     subprocess.run(["paplay", "--device=vmic_feed", str(TEST_DATA / "jfk.flac")], check=True, timeout=60)
     rec.wait(timeout=8)
     result = rec.stop()

