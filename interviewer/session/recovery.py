@@ -36,27 +36,33 @@ def recover_attempt(
     if not attempt.audio_path or not Path(attempt.audio_path).exists():
         raise StoreError(f"attempt {attempt_id} has no audio left to transcribe")
     question = bank.get(attempt.question_id)
-    transcript, delivery, extra = _transcribe(
-        ports.transcriber, question, Path(attempt.audio_path), None
-    )
-    from audio.clip import read_audio
+    if attempt.state == "transcribed" and attempt.transcript is not None:
+        # killed while the grade was being saved: the transcript is already kept
+        no_speech = not attempt.transcript.strip()
+        text = attempt.transcript
+    else:
+        transcript, delivery, extra = _transcribe(
+            ports.transcriber, question, Path(attempt.audio_path), None
+        )
+        from audio.clip import read_audio
 
-    duration = attempt.duration_s or read_audio(attempt.audio_path).duration_s
-    no_speech = not transcript.text.strip()
-    store.update_attempt(
-        attempt_id,
-        state="transcribed",
-        duration_s=duration,
-        transcript=transcript.text,
-        delivery=delivery,
-        extra={**attempt.extra, **extra, "no_speech": no_speech, "recovered": True},
-    )
+        duration = attempt.duration_s or read_audio(attempt.audio_path).duration_s
+        no_speech = not transcript.text.strip()
+        text = transcript.text
+        store.update_attempt(
+            attempt_id,
+            state="transcribed",
+            duration_s=duration,
+            transcript=transcript.text,
+            delivery=delivery,
+            extra={**attempt.extra, **extra, "no_speech": no_speech, "recovered": True},
+        )
     if no_speech:
         assessment = Assessment(score=None, no_speech=True)
         name = "none"
     else:
         grader = _grader_or_default(ports.grader)
-        assessment = grader(question, transcript.text)
+        assessment = grader(question, text)
         name = _name_of(grader)
     graded = store.record_grade(
         attempt_id, score=assessment.score, assessment=assessment.to_dict(), grader=name

@@ -110,7 +110,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 _JSON_FIELDS = ("assessment", "delivery", "extra")
 _ATTEMPT_FIELDS = {f.name for f in fields(Attempt)}
 _UPDATABLE = _ATTEMPT_FIELDS - {"id", "session_id", "question_id", "started_at", "audio_path"}
-INTERRUPTED_STATES: tuple[AttemptState, ...] = ("recording", "recorded")
+INTERRUPTED_STATES: tuple[AttemptState, ...] = ("recording", "recorded", "transcribed")
 
 
 @dataclass(frozen=True)
@@ -194,17 +194,35 @@ class Store:
                     f"trainer (schema {version}, this version knows {SCHEMA_VERSION}); "
                     "upgrade the trainer or choose another --data-dir"
                 )
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = self._set_wal(conn)
             if str(mode).lower() != "wal":  # pragma: no cover - e.g. a read-only medium
                 conn.execute("PRAGMA journal_mode = DELETE")
             conn.execute("PRAGMA synchronous = NORMAL")
             self._migrate(version)
         self._secure_files()
 
+    def _set_wal(self, conn: sqlite3.Connection) -> str:
+        """Switch to WAL. Changing the journal mode needs the file to itself and
+        SQLite does not wait for that, so retry within the busy timeout."""
+        import time
+
+        deadline = time.monotonic() + self.busy_timeout_s
+        while True:
+            try:
+                return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.05)
+
     def _migrate(self, version: int) -> None:
         conn = self._c
         for number in range(version + 1, SCHEMA_VERSION + 1):
             conn.execute("BEGIN IMMEDIATE")
+            # another process may have migrated between our first look and the lock
+            if conn.execute("PRAGMA user_version").fetchone()[0] >= number:
+                conn.execute("COMMIT")
+                continue
             try:
                 for statement in _statements(MIGRATIONS[number - 1]):
                     conn.execute(statement)

@@ -147,11 +147,15 @@ def test_jfk_through_the_microphone(vaudio, transcriber, tmp_path):
     from audio.clip import read_audio
     from audio.recorder import Recorder, RecorderSettings
 
+    from audio.clip import write_wav
+
+    # paplay's FLAC path has been seen to play zeros part-way: feed a WAV
+    source = write_wav(tmp_path / "jfk-source.wav", read_audio(TEST_DATA / "jfk.flac"))
     rec = Recorder(RecorderSettings(silence_timeout_s=1.5, max_duration_s=60))
     out = tmp_path / "jfk.wav"
     rec.start(out)
     time.sleep(0.3)
-    subprocess.run(["paplay", "--device=vmic_feed", str(TEST_DATA / "jfk.flac")], check=True, timeout=60)
+    subprocess.run(["paplay", "--device=vmic_feed", str(source)], check=True, timeout=60)
     rec.wait(timeout=8)
     result = rec.stop()
     assert result.speech_detected
