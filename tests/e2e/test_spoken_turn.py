@@ -144,10 +144,8 @@ def test_one_spoken_turn(vaudio, transcriber, tmp_path, spoken_answer):
 def test_jfk_through_the_microphone(vaudio, transcriber, tmp_path):
     """Real human speech, not synthetic: recorded from the virtual mic and
     transcribed with the key phrases intact."""
-    from audio.clip import read_audio
+    from audio.clip import read_audio, write_wav
     from audio.recorder import Recorder, RecorderSettings
-
-    from audio.clip import write_wav
 
     # paplay's FLAC path has been seen to play zeros part-way: feed a WAV
     source = write_wav(tmp_path / "jfk-source.wav", read_audio(TEST_DATA / "jfk.flac"))
