@@ -1,0 +1,1 @@
+"""One screen per file; each owns its phase logic and its workers."""

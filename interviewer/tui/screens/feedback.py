@@ -1,0 +1,165 @@
+"""Feedback on one answer: score, key points with evidence, delivery, reference."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Label, Static
+
+from interviewer.tui.messages import AnswerScored
+from interviewer.tui.screens.base import ReportsWorkerErrors
+from interviewer.tui.widgets.key_points import KeyPointList
+from interviewer.tui.widgets.transcript import TranscriptView
+
+
+def filler_note() -> str | None:
+    """The delivery module's caveat about filler counts, when it has one."""
+    try:
+        from audio import delivery
+    except ImportError:
+        return None
+    return getattr(delivery, "FILLER_RECALL_NOTE", None)
+
+
+def delivery_text(delivery: dict | None, typed: bool) -> Text:
+    """Pace, fillers and long pauses of a spoken answer, with the filler caveat."""
+    out = Text()
+    if typed:
+        out.append("Typed answer: no delivery measures.", style="dim")
+        return out
+    if not delivery:
+        out.append("No delivery measures for this answer.", style="dim")
+        return out
+    parts = []
+    wpm = delivery.get("wpm")
+    if wpm is not None:
+        pace = f" ({delivery['pace']})" if delivery.get("pace") else ""
+        parts.append(f"pace {round(float(wpm))} words/min{pace}")
+    fillers = delivery.get("fillers") or ()
+    count = delivery.get("filler_count")
+    if count is None:
+        count = sum(int(n) for _, n in fillers)
+    words = ", ".join(f"{w} ×{n}" for w, n in fillers)
+    parts.append(f"fillers {count}" + (f" ({words})" if words else ""))
+    pauses = delivery.get("long_pauses")
+    if pauses is not None:
+        parts.append(f"long pauses {len(pauses)}")
+    out.append(" · ".join(parts))
+    for note in delivery.get("notes") or ():
+        out.append(f"\n{note}")
+    caveat = filler_note()
+    if caveat:
+        out.append(f"\n{caveat}", style="dim italic")
+    return out
+
+
+def score_line(assessment: Any) -> Text:
+    percent = assessment.percent
+    if percent is None:
+        return Text("No speech was recognised: nothing to grade (e edits the transcript).",
+                    style="bold yellow")
+    colour = "green" if percent >= 70 else "yellow" if percent >= 40 else "red"
+    out = Text()
+    out.append(f"{percent}", style=f"bold {colour}")
+    out.append("/100")
+    covered = len(assessment.covered)
+    out.append(f"  ·  {covered} of {len(assessment.key_points)} key points covered")
+    if assessment.too_short:
+        out.append("  ·  too short", style="yellow")
+    if assessment.off_topic:
+        out.append("  ·  off topic", style="yellow")
+    return out
+
+
+@dataclass(frozen=True)
+class Regraded:
+    answer: str
+    assessment: Any
+
+
+class FeedbackScreen(ReportsWorkerErrors, Screen[str]):
+    """Dismissed with "next", "retry" or "end"."""
+
+    BINDINGS = [
+        Binding("n", "choose('next')", "Next"),
+        Binding("a", "choose('retry')", "Retry"),
+        Binding("e", "edit", "Edit transcript"),
+        Binding("escape", "choose('end')", "End session"),
+    ]
+
+    def __init__(
+        self,
+        question: Any,
+        scored: AnswerScored,
+        regrade: Callable[[str], Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.question = question
+        self.scored = scored
+        self.answer = scored.answer
+        self.assessment = scored.assessment
+        self._regrade = regrade
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="fb-top"):
+            yield Label("", id="fb-score")
+        with VerticalScroll(id="fb-body"):
+            yield Static(f"[b]{self.question.prompt}[/b]", id="fb-question")
+            yield Label("Your answer", classes="section")
+            yield TranscriptView("", id="fb-transcript")
+            yield Label("Key points", classes="section")
+            yield KeyPointList("", id="fb-points")
+            yield Label("Missed, in the reference's words", classes="section", id="fb-missed-title")
+            yield Static("", id="fb-missed")
+            yield Label("Delivery", classes="section")
+            yield Static(delivery_text(self.scored.delivery, self.scored.typed), id="fb-delivery")
+            yield Label("Reference answer", classes="section")
+            yield Static(self.question.reference.strip(), id="fb-reference")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._refresh_view()
+
+    def _refresh_view(self) -> None:
+        self.query_one("#fb-score", Label).update(score_line(self.assessment))
+        self.query_one("#fb-transcript", TranscriptView).show(self.answer, self.assessment)
+        self.query_one("#fb-points", KeyPointList).show(self.assessment)
+        missed = [k.text for k in self.assessment.missed]
+        self.query_one("#fb-missed", Static).update(
+            Text("\n".join(f"• {m}" for m in missed)) if missed else Text("none", style="dim")
+        )
+
+    def action_choose(self, choice: str) -> None:
+        self.dismiss(choice)
+
+    def action_edit(self) -> None:
+        if self._regrade is None:
+            self.notify("This answer cannot be re-graded here.", timeout=3)
+            return
+        from interviewer.tui.screens.dialogs import EditTextDialog
+
+        def done(text: str | None) -> None:
+            if text is not None and text.strip():
+                self.notify("Re-grading the corrected transcript…", timeout=2)
+                self.regrade(text)
+
+        self.app.push_screen(EditTextDialog("Correct the transcript", self.answer), done)
+
+    @work(thread=True, exclusive=True, group="fb-regrade", exit_on_error=False)
+    def regrade(self, text: str) -> None:
+        assert self._regrade is not None
+        assessment = self._regrade(text)
+        self.app.call_from_thread(self._show_regraded, Regraded(text, assessment))
+
+    def _show_regraded(self, result: Regraded) -> None:
+        self.answer, self.assessment = result.answer, result.assessment
+        self.app.record(result)
+        self._refresh_view()

@@ -1,0 +1,471 @@
+"""The interview: ask, listen (or type), transcribe, grade; practice and rapid-fire.
+
+The screen never runs engine steps on the UI thread: each step is a named
+thread worker that posts a past-tense message, and the handlers below only
+render those messages. One lock keeps the engine's steps in order.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Label, ProgressBar, Static, TextArea
+from textual.worker import Worker
+
+from interviewer.session.model import SessionConfig
+from interviewer.tui.messages import (
+    AnswerRecorded,
+    AnswerScored,
+    AnswerSkipped,
+    AnswerStarted,
+    LevelChanged,
+    LoadProgressed,
+    MicrophoneMissing,
+    QuestionAsked,
+    QuestionSpoken,
+    SessionFailed,
+    SessionFinished,
+    SessionStarted,
+    TranscriptReady,
+)
+from interviewer.tui.screens.base import ReportsWorkerErrors
+from interviewer.tui.widgets.countdown import Countdown
+from interviewer.tui.widgets.level_meter import LevelMeter
+from interviewer.tui.widgets.transcript import TranscriptView
+
+STATES = {
+    "loading": "loading speech parts…",
+    "starting": "starting…",
+    "speaking": "🔊 speaking the question",
+    "ready": "ready: press space to answer (t to type)",
+    "listening": "● listening: press space when done",
+    "typing": "✎ typing: ctrl+s to submit",
+    "transcribing": "transcribing…",
+    "grading": "grading…",
+    "finished": "session finished",
+    "failed": "that step failed: s skips the question, t types the answer, esc ends",
+}
+
+
+class InterviewScreen(ReportsWorkerErrors, Screen[None]):
+    """One session: the question, its state, live level, time and transcript."""
+
+    BINDINGS = [
+        Binding("space", "toggle_answer", "Answer/stop"),
+        Binding("s", "skip", "Skip"),
+        Binding("r", "repeat", "Repeat"),
+        Binding("t", "type_answer", "Type"),
+        Binding("ctrl+s", "submit_typed", "Submit typed"),
+        Binding("escape", "leave", "End session"),
+    ]
+
+    state: reactive[str] = reactive("starting")
+    """What the session is doing now (a key of ``STATES``)."""
+
+    def __init__(self, config: SessionConfig, typed: bool = False, single: bool = False) -> None:
+        super().__init__()
+        self.config = config
+        self.single = single
+        self.forced_typed = typed
+        """A one-question retry inside another session: no summary at the end."""
+        self.typed = typed
+        """Answers are typed (forced, or no microphone was found)."""
+        self.engine: Any = None
+        self.total = 0
+        self.question: Any = None
+        self.results: list[AnswerScored] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._cancel_speech = threading.Event()
+        self._skip_requested = False
+        self._quitting = False
+
+    @property
+    def rapid(self) -> bool:
+        return self.config.mode == "rapid"
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="iv-top"):
+            yield Label("", id="iv-progress")
+            yield Countdown(self.app.deps.clock, id="iv-clock")
+        with VerticalScroll(id="iv-body"):
+            yield Static("", id="iv-question")
+            yield Label("", id="iv-state")
+            yield LevelMeter(id="iv-level")
+            yield TranscriptView("", id="iv-transcript")
+            yield TextArea("", id="iv-typed", soft_wrap=True)
+        with Horizontal(id="iv-load"):
+            yield Label("", id="iv-load-step")
+            yield ProgressBar(total=1.0, show_eta=False, id="iv-load-bar")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#iv-typed", TextArea).display = False
+        self.query_one("#iv-level", LevelMeter).display = False
+        self._show_load()
+        self.watch_state(self.state)
+        self.begin()
+
+    def worker_failed(self, worker: Worker) -> None:
+        """A failed step leaves the turn recoverable (skip or type)."""
+        if worker.group.startswith("iv-"):
+            self.query_one(Countdown).stop()
+            self.state = "failed"
+
+    def on_unmount(self) -> None:
+        """Leaving (or quitting the app) mid-answer keeps the audio recorded."""
+        self._quitting = True
+        self._cancel_speech.set()
+        self._stop.set()
+
+    def watch_state(self, state: str) -> None:
+        if not self.is_mounted:
+            return  # on_mount shows the first state
+        self.query_one("#iv-state", Label).update(STATES.get(state, state))
+        self.query_one("#iv-level", LevelMeter).display = state == "listening"
+
+    def _show_load(self) -> None:
+        ps = self.app.ports_state
+        box = self.query_one("#iv-load")
+        box.display = not ps.ready.is_set()
+        self.query_one("#iv-load-step", Label).update(ps.step)
+        self.query_one("#iv-load-bar", ProgressBar).update(progress=ps.fraction)
+
+    def on_load_progressed(self, message: LoadProgressed) -> None:
+        self._show_load()
+
+    def on_models_loaded(self) -> None:
+        self._show_load()
+
+    # -- workers (engine steps off the UI thread) -----------------------------------
+    @work(thread=True, exclusive=True, group="iv-engine", exit_on_error=False)
+    def begin(self) -> None:
+        ps = self.app.ports_state
+        if not ps.ready.is_set():
+            self.app.call_from_thread(setattr, self, "state", "loading")
+            while not ps.ready.wait(0.2):
+                if self._quitting:
+                    return  # left before the speech parts were ready: no session
+        with self._lock:
+            loaded = ps.loaded
+            ports = loaded.ports if loaded is not None else None
+            try:
+                self.engine = self.app.deps.engine_factory(self.config, ports)
+                info = self.engine.start()
+            except Exception as exc:  # nothing due, no matching question, store error
+                self.post_message(SessionFailed(_one_line(exc)))
+                return
+            self.post_message(SessionStarted(info.id, len(self.engine.questions)))
+            self._advance()
+
+    @work(thread=True, exclusive=True, group="iv-engine", exit_on_error=False)
+    def advance(self) -> None:
+        with self._lock:
+            self._advance()
+
+    def _advance(self) -> None:
+        engine = self.engine
+        question = engine.next_question()
+        if question is None:
+            self.post_message(SessionFinished(engine.finish()))
+            return
+        limit = self.config.time_limit_s
+        self.post_message(
+            QuestionAsked(engine.index, len(engine.questions), question.id, question.prompt, limit)
+        )
+        self._speak(question)
+
+    def _speak(self, question: Any) -> None:
+        self._cancel_speech.clear()
+        notice = self.engine.ask(self._cancel_speech)  # None when spoken or speech is off
+        self.post_message(QuestionSpoken(question.id, notice))
+
+    @work(thread=True, exclusive=True, group="iv-engine", exit_on_error=False)
+    def repeat(self) -> None:
+        with self._lock:
+            self._speak(self.question)
+
+    @work(thread=True, exclusive=True, group="iv-answer", exit_on_error=False)
+    def listen(self) -> None:
+        from audio.errors import NoMicrophone
+
+        with self._lock:
+            engine = self.engine
+            question = engine.current
+            self._stop.clear()
+            try:
+                attempt = engine.start_answer(
+                    on_level=lambda level: self.post_message(LevelChanged(level))
+                )
+            except NoMicrophone as exc:
+                self.post_message(MicrophoneMissing(str(exc)))
+                return
+            self.post_message(AnswerStarted(attempt.id))
+            while not self._stop.is_set():
+                if engine.answer_ended(0.1) or self._stop.wait(0.02):
+                    break  # the short wait keeps a recorder that never blocks from spinning
+            if self._skip_requested:
+                self._skip_locked()
+                return
+            recording = engine.stop_answer()
+            if self._quitting:
+                return  # kept as "recorded": offered for transcription next time
+            self.post_message(
+                AnswerRecorded(
+                    question.id,
+                    recording.duration_s,
+                    recording.stopped_by,
+                    recording.speech_detected,
+                    recording.error,
+                )
+            )
+            transcript = engine.transcribe()
+            self.post_message(TranscriptReady(question.id, transcript.text, transcript.elapsed_s))
+            assessment = engine.grade()
+            self.post_message(self._scored(question, transcript.text, assessment, typed=False))
+
+    @work(thread=True, exclusive=True, group="iv-answer", exit_on_error=False)
+    def submit(self, text: str) -> None:
+        with self._lock:
+            question = self.engine.current
+            assessment = self.engine.submit_typed(text)
+            self.post_message(self._scored(question, text, assessment, typed=True))
+
+    def _scored(self, question: Any, text: str, assessment: Any, typed: bool) -> AnswerScored:
+        attempt = getattr(self.engine, "attempt", None)
+        return AnswerScored(
+            question.id,
+            text,
+            assessment,
+            attempt_id=getattr(attempt, "id", None),
+            typed=typed,
+            answer_time_s=getattr(attempt, "answer_time_s", None),
+            delivery=getattr(attempt, "delivery", None),
+        )
+
+    @work(thread=True, exclusive=True, group="iv-engine", exit_on_error=False)
+    def skip(self) -> None:
+        with self._lock:
+            self._skip_locked()
+            self._advance()
+
+    def _skip_locked(self) -> None:
+        question = self.engine.current
+        self.engine.skip()
+        self._skip_requested = False
+        if question is not None:
+            self.post_message(AnswerSkipped(question.id))
+
+    @work(thread=True, exclusive=True, group="iv-engine", exit_on_error=False)
+    def finish(self) -> None:
+        with self._lock:
+            if self.engine is not None:
+                self.engine.finish()  # ends the session row; answers so far are kept
+        self.app.call_from_thread(self.dismiss, None)
+
+    # -- rendering the messages ---------------------------------------------------
+    def _record(self, message: Any) -> None:
+        self.app.record(message)
+
+    def on_session_failed(self, message: SessionFailed) -> None:
+        self._record(message)
+        self.notify(message.notice, severity="warning", timeout=8)
+        self.dismiss(None)
+
+    def on_session_started(self, message: SessionStarted) -> None:
+        self._record(message)
+        self.total = message.count
+        self._show_load()
+
+    def on_question_asked(self, message: QuestionAsked) -> None:
+        self._record(message)
+        self.question = self.engine.current
+        mode = {"rapid": "Rapid-fire", "review": "Review"}.get(self.config.mode, "Practice")
+        self.query_one("#iv-progress", Label).update(
+            f"{mode} · question {message.index + 1} of {message.total}"
+        )
+        self.query_one("#iv-question", Static).update(f"[b]{message.prompt}[/b]")
+        self.query_one("#iv-transcript", TranscriptView).update("")
+        typed = self.query_one("#iv-typed", TextArea)
+        typed.text = ""
+        typed.display = False
+        self.query_one(Countdown).stop()
+        self.state = "speaking"
+
+    def on_question_spoken(self, message: QuestionSpoken) -> None:
+        self._record(message)
+        if message.notice and not self.forced_typed:
+            self.notify(message.notice, severity="warning", timeout=5)
+        self.state = "ready"
+        if self.typed:
+            self._open_typed()
+        elif self.rapid:
+            self.action_toggle_answer()
+
+    def on_answer_started(self, message: AnswerStarted) -> None:
+        self._record(message)
+        self.state = "listening"
+        self.query_one(Countdown).start(self.config.time_limit_s)
+
+    def on_microphone_missing(self, message: MicrophoneMissing) -> None:
+        self._record(message)
+        self.notify(message.notice, severity="warning", timeout=6)
+        self.typed = True
+        self._open_typed()
+
+    def on_level_changed(self, message: LevelChanged) -> None:
+        self.query_one(LevelMeter).level = message.level
+
+    def on_answer_recorded(self, message: AnswerRecorded) -> None:
+        self._record(message)
+        self.query_one(Countdown).stop()
+        if message.error:
+            self.notify(message.error, severity="warning", timeout=6)
+        self.state = "transcribing"
+
+    def on_transcript_ready(self, message: TranscriptReady) -> None:
+        self._record(message)
+        self.query_one("#iv-transcript", TranscriptView).show(message.text)
+        self.state = "grading"
+
+    def on_answer_skipped(self, message: AnswerSkipped) -> None:
+        self._record(message)
+        self.query_one(Countdown).stop()
+
+    def on_answer_scored(self, message: AnswerScored) -> None:
+        self._record(message)
+        self.query_one(Countdown).stop()
+        self.results.append(message)
+        if self.rapid:
+            percent = message.assessment.percent
+            self.notify(f"{'—' if percent is None else percent}/100", timeout=2)
+            self.advance()
+            return
+        from interviewer.tui.screens.feedback import FeedbackScreen
+
+        self.app.push_screen(
+            FeedbackScreen(self.question, message, regrade=self._regrade),
+            self._after_feedback,
+        )
+
+    def _regrade(self, text: str) -> Any:
+        with self._lock:
+            return self.engine.grade(text)
+
+    def _after_feedback(self, choice: str | None) -> None:
+        if choice == "retry":
+            # the engine moves only forward: a retry is a one-question session
+            retry = SessionConfig(
+                mode="practice",
+                bank=self.config.bank,
+                count=1,
+                question_ids=(self.question.id,),
+                time_limit_s=self.config.time_limit_s,
+            )
+            self.app.push_screen(
+                InterviewScreen(retry, typed=self.typed, single=True),
+                lambda _: self.advance(),
+            )
+        elif choice == "end":
+            self.finish()
+        else:
+            self.advance()
+
+    def on_session_finished(self, message: SessionFinished) -> None:
+        self._record(message)
+        self.state = "finished"
+        if self.single:
+            self.dismiss(None)
+            return
+        from interviewer.tui.screens.summary import SummaryScreen
+
+        self.app.switch_screen(SummaryScreen(message.summary, list(self.results), self.rapid))
+
+    # -- keys ----------------------------------------------------------------------
+    def _open_typed(self) -> None:
+        typed = self.query_one("#iv-typed", TextArea)
+        typed.display = True
+        typed.focus()
+        self.state = "typing"
+        self.query_one(Countdown).start(self.config.time_limit_s)
+
+    def action_toggle_answer(self) -> None:
+        if self.state == "ready":
+            self.state = "starting"
+            self.listen()
+        elif self.state == "listening":
+            self._stop.set()
+
+    def action_type_answer(self) -> None:
+        if self.state in ("ready", "speaking", "failed"):
+            self._cancel_speech.set()
+            self._open_typed()
+
+    def action_submit_typed(self) -> None:
+        if self.state != "typing":
+            return
+        text = self.query_one("#iv-typed", TextArea).text
+        if not text.strip():
+            self.notify("Type an answer first (or s to skip).", timeout=3)
+            return
+        self.query_one("#iv-typed", TextArea).display = False
+        self.state = "grading"
+        self.submit(text)
+
+    def action_skip(self) -> None:
+        if self.state == "listening":
+            self._skip_requested = True
+            self._stop.set()
+            self.advance_after_skip()
+        elif self.state in ("ready", "speaking", "typing", "failed"):
+            self._cancel_speech.set()
+            self.state = "starting"
+            self.skip()
+
+    @work(thread=True, exclusive=True, group="iv-engine", exit_on_error=False)
+    def advance_after_skip(self) -> None:
+        with self._lock:  # the listening worker skips, then releases the lock
+            self._advance()
+
+    def action_repeat(self) -> None:
+        if self.state in ("ready", "typing") and self.question is not None:
+            self.state = "speaking"
+            self.repeat()
+
+    @on(Countdown.Expired)
+    def _time_up(self) -> None:
+        if self.state == "listening":
+            self._stop.set()
+        elif self.state == "typing":
+            text = self.query_one("#iv-typed", TextArea).text
+            if text.strip():
+                self.query_one("#iv-typed", TextArea).display = False
+                self.state = "grading"
+                self.submit(text)
+            else:
+                self.state = "starting"
+                self.skip()
+
+    def action_leave(self) -> None:
+        from interviewer.tui.screens.dialogs import ConfirmDialog
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self._quitting = True  # an answer being recorded is kept for later
+                self._cancel_speech.set()
+                self._stop.set()
+                self.finish()
+
+        self.app.push_screen(ConfirmDialog("End this session? Answers so far are kept."), done)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,1 @@
+"""Small widgets the screens compose; each owns only its own looks."""

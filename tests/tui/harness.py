@@ -1,0 +1,181 @@
+"""Builds the TUI over the REAL session engine and a REAL SQLite store in a
+temporary folder, with the fake audio ports of ``tests.session.fakes``.
+
+Time is fixed: the engine's and the countdown's clock is a ``FakeClock`` and
+the store's wall clock is a fixed date, so snapshots never show "now".
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from interviewer.config import Settings
+from interviewer.session.engine import Ports, SessionEngine
+from interviewer.session.model import SessionConfig
+from interviewer.session.store import Store
+from interviewer.tui.app import InterviewerApp, make_app, save_svg_screenshot
+from interviewer.tui.deps import StartRequest
+from tests.session.fakes import (
+    FakeClock,
+    FakeGrader,
+    FakeRecorder,
+    FakeSpeaker,
+    FakeTranscriber,
+    sample_bank,
+)
+
+TODAY = "2026-01-15"
+
+
+class FixedNow:
+    """A wall clock that starts at a fixed instant and ticks one second per call."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.t = start or datetime(2026, 1, 15, 9, 30, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        self.t += timedelta(seconds=1)
+        return self.t
+
+
+@dataclass
+class Rig:
+    app: InterviewerApp
+    store: Store
+    ports: Ports
+    clock: FakeClock
+    bank: Any
+
+    def rows(self, sql: str = "SELECT * FROM attempts ORDER BY id") -> list[dict]:
+        import sqlite3
+
+        with sqlite3.connect(self.store.path) as conn:
+            conn.row_factory = sqlite3.Row
+            return [dict(r) for r in conn.execute(sql).fetchall()]
+
+    def messages(self, *names: str) -> list[str]:
+        """Names of the engine messages the screens handled, in order
+        (only those in ``names`` when given)."""
+        seen = [type(m).__name__ for m in self.app.posted]
+        return [n for n in seen if not names or n in names]
+
+
+def build(
+    tmp_path: Path,
+    *,
+    texts: str | list[str] = "an apple on an anchor",
+    recorder: FakeRecorder | None = None,
+    speaker: FakeSpeaker | None = None,
+    no_audio: bool = False,
+    start: StartRequest | None = None,
+    settings: Settings | None = None,
+    store: Store | None = None,
+    bank: Any = None,
+    grader: Any = None,
+) -> Rig:
+    bank = bank or sample_bank()
+    grader = grader or FakeGrader()
+    clock = FakeClock()
+    now = FixedNow()
+    store = store or Store(tmp_path / "attempts.sqlite3", now=now)
+    settings = settings or Settings(session_count=2, rapid_count=3, rapid_answer_s=45.0)
+    if no_audio:
+        ports = Ports(grader=grader)
+    else:
+        ports = Ports(
+            speaker=speaker or FakeSpeaker(),
+            recorder=recorder or FakeRecorder(),
+            transcriber=FakeTranscriber(texts),
+            grader=grader,
+        )
+
+    def factory(config: SessionConfig, loaded: Any) -> SessionEngine:
+        config = replace(config, bank=bank.name, seed=7 if config.seed is None else config.seed)
+        return SessionEngine(
+            bank, store, loaded or Ports(grader=grader), settings, config,
+            clock=clock, rng=random.Random(config.seed), now=now,
+        )
+
+    app = make_app(settings, factory, ports, store, bank, start=start, clock=clock,
+                   today=lambda: TODAY)
+    return Rig(app, store, ports, clock, bank)
+
+
+def seed_attempts(rig: Rig, answers: list[tuple[str, str]], grader: Any = None,
+                  spoken: bool = False) -> None:
+    """Store graded attempts through a real engine session (``question_ids``
+    in the given order); ``spoken`` records them with the fake recorder."""
+    config = SessionConfig(mode="practice", bank=rig.bank.name, count=len(answers),
+                           question_ids=tuple(q for q, _ in answers))
+    ports = Ports(grader=grader or FakeGrader())
+    if spoken:
+        ports = Ports(recorder=FakeRecorder(), transcriber=FakeTranscriber([a for _, a in answers]),
+                      grader=grader or FakeGrader())
+    engine = SessionEngine(rig.bank, rig.store, ports, Settings(), config, clock=rig.clock,
+                           rng=random.Random(1), now=rig.store.now)
+    engine.start()
+    for _, text in answers:
+        engine.next_question()
+        if spoken:
+            engine.start_answer()
+            rig.clock.advance(5.0)
+            engine.stop_answer()
+            engine.transcribe()
+            engine.grade()
+        else:
+            rig.clock.advance(5.0)
+            engine.submit_typed(text)
+    engine.next_question()
+    engine.finish()
+
+
+async def wait_idle(pilot: Any, app: InterviewerApp, rounds: int = 3) -> None:
+    """Let workers finish and their messages be handled."""
+    for _ in range(rounds):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+async def wait_for(pilot: Any, predicate: Any, timeout: float = 10.0) -> None:
+    """Pause until ``predicate()`` is true (fails the test after ``timeout`` s)."""
+    import time
+
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {getattr(predicate, '__name__', predicate)}")
+        await pilot.pause(0.02)
+
+
+README_QUESTION = "reward-hacking-rlhf"
+README_ANSWER = (
+    "Reward hacking is when the policy exploits flaws in the learned reward model, "
+    "which is only a proxy for what people prefer. The proxy reward keeps going up "
+    "while real quality drops, so answers get long and sycophantic. A KL penalty "
+    "keeps the policy close to the reference model."
+)
+
+
+def save_readme_screenshot(path: str | Path, screen: str = "home") -> Path:
+    """Write an 80x24 SVG of the home or the feedback screen for the README:
+    the shipped bank, the real matcher, a typed answer, fixed clocks and a
+    throw-away data folder (nobody's attempts)."""
+    import tempfile
+
+    import questions
+
+    bank = questions.default_bank()
+    tmp = Path(tempfile.mkdtemp(prefix="trainer-shot-"))
+    if screen == "feedback":
+        config = SessionConfig(mode="practice", count=1, question_ids=(README_QUESTION,))
+        rig = build(tmp, no_audio=True, bank=bank, grader=questions.grade_question,
+                    start=StartRequest("practice", config, typed=True))
+        keys = tuple("space" if c == " " else c for c in README_ANSWER) + ("ctrl+s",)
+    else:
+        rig = build(tmp, bank=bank, grader=questions.grade_question)
+        keys = ()
+    return save_svg_screenshot(rig.app, path, keys)
