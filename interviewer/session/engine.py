@@ -27,6 +27,8 @@ slow ones (ask, stop_answer, transcribe, grade) from thread workers.
     engine.remaining_s()                   -> float | None (rapid rounds: time left for this answer)
     engine.finish()                        -> SessionSummary (per-question score and time,
                                               total, personal best for rapid rounds)
+    engine.defer_answer()                  -> int  (rapid rounds: hand the answer to the
+                                              background grader and move on; see below)
     engine.recover_interrupted()           -> list[Attempt] (rows left in "recording"/"recorded"
                                               by a crash, audio on disk, offered for transcription)
 
@@ -35,9 +37,22 @@ Additions beyond the contract: ``engine.attempt`` (the current Attempt),
 (transcribe and grade an interrupted attempt), ``engine.regrade(attempt_id,
 text=None)`` and ``engine.scheduler`` (FSRS state of the bank).
 
+Background grading (rapid rounds): ``defer_answer()`` stops the recorder if it
+still runs (state "recorded"), queues the attempt on one background worker
+(``interviewer.session.background``) and moves to FEEDBACK, so
+``next_question()`` is legal at once while the worker transcribes and grades
+the deferred answers one at a time, in order (the same code as crash
+recovery). ``pending()`` counts answers not graded yet, ``results()`` returns
+the finished ``QuestionResult`` s in order, ``on_graded`` (settable) is called
+on the worker thread with a ``GradedAnswer`` for each. ``finish(wait_s)``
+waits for the worker (``DRAIN_TIMEOUT_S`` by default) so the summary includes
+every answer; an answer still ungraded then stays "recorded", is listed in
+``SessionSummary.ungraded`` and is offered by ``recover_interrupted``.
+
 Phases (``Phase``) and the legal moves between them::
 
     IDLE -> ASKING -> LISTENING -> TRANSCRIBING -> GRADING -> FEEDBACK -> ASKING ... -> DONE
+    LISTENING/TRANSCRIBING -> FEEDBACK     (defer: graded in the background)
     ASKING/LISTENING -> GRADING -> FEEDBACK   (typed answer)
     ASKING/LISTENING/TRANSCRIBING/GRADING -> FEEDBACK   (skip)
     FEEDBACK -> GRADING -> FEEDBACK        (re-grade a corrected transcript)
@@ -54,7 +69,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -62,6 +77,7 @@ from typing import Any
 from audio.errors import AudioError, NoMicrophone
 from audio.results import Recording, Transcript
 from interviewer.config import Settings
+from interviewer.session.background import BackgroundQueue
 from interviewer.session.model import Attempt, Phase, SessionConfig, SessionInfo
 from interviewer.session.ports import Grader, Recorder, Speaker, Transcriber
 from interviewer.session.scheduler import ReviewScheduler
@@ -81,6 +97,10 @@ class IllegalTransition(SessionError):
 
 class NothingDue(SessionError):
     """A review session found no question due."""
+
+
+DRAIN_TIMEOUT_S = 300.0
+"""How long ``finish()`` waits for answers still being graded in the background."""
 
 
 @dataclass(frozen=True)
@@ -127,9 +147,32 @@ class SessionSummary:
     """Rapid rounds: this round beat ``previous_best`` (or is the first)."""
     leeches: tuple[str, ...] = ()
     """Questions of this session failed often: study their reference first."""
+    ungraded: tuple[int, ...] = ()
+    """Attempts handed to the background grader and not graded when the
+    session finished: kept "recorded" and offered for recovery."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class GradedAnswer:
+    """An answer the background worker finished (or failed to finish)."""
+
+    result: QuestionResult
+    transcript: str = ""
+    assessment: Assessment | None = None
+    """None when grading failed (the attempt stays recoverable) or no speech."""
+    error: str | None = None
+    """One line when transcribing or grading failed."""
+    attempt: Attempt | None = None
+
+
+@dataclass(frozen=True)
+class _Deferred:
+    question: Question
+    attempt_id: int
+    recording: Recording | None
 
 
 _ALLOWED: dict[Phase, frozenset[Phase]] = {
@@ -197,6 +240,14 @@ class SessionEngine:
         self._attempts: dict[str, int] = {}
         self._summary: SessionSummary | None = None
         self._lock = threading.RLock()
+        self._review_lock = threading.Lock()
+        """Serialises spaced-repetition reviews (the UI and the background worker)."""
+        self._deferred: set[int] = set()
+        self._in_flight: set[int] = set()
+        """Deferred attempts the worker has not finished (graded or failed)."""
+        self._background: BackgroundQueue[_Deferred, GradedAnswer] | None = None
+        self.on_graded: Callable[[GradedAnswer], None] | None = None
+        """Called on the background worker's thread for each deferred answer."""
 
     # -- state machine ------------------------------------------------------------
 
@@ -415,6 +466,10 @@ class SessionEngine:
         q = self._question()
         if self.attempt is None:
             raise IllegalTransition("there is no answer to grade")
+        if self.attempt.id in self._deferred:
+            raise IllegalTransition(
+                "this answer is being graded in the background; re-grade it with regrade()"
+            )
         was = self.phase
         self.phase = Phase.GRADING
         try:
@@ -445,10 +500,16 @@ class SessionEngine:
             grader=grader_name,
         )
         self.assessment = assessment
-        if attempt.id not in self._reviewed and assessment.score is not None:
-            self._reviewed.add(attempt.id)
-            self.scheduler.record(q.id, assessment.score, attempt_id=attempt.id, when=self.now())
+        self._review(q, attempt.id, assessment)
         return assessment
+
+    def _review(self, q: Question, attempt_id: int, assessment: Assessment) -> None:
+        """Record the spaced-repetition review once per attempt (any thread)."""
+        with self._review_lock:
+            if attempt_id in self._reviewed or assessment.score is None:
+                return
+            self._reviewed.add(attempt_id)
+            self.scheduler.record(q.id, assessment.score, attempt_id=attempt_id, when=self.now())
 
     def submit_typed(self, text: str) -> Assessment:
         """Answer by typing (no microphone, or by choice): creates the attempt
@@ -499,10 +560,13 @@ class SessionEngine:
             return None
         return max(0.0, limit - self._elapsed())
 
-    def finish(self) -> SessionSummary:
+    def finish(self, wait_s: float | None = None) -> SessionSummary:
         """End the session (any phase) and summarise it. An answer being
         recorded is stopped and kept as "skipped"; one recorded but not yet
-        transcribed stays "recorded" and is offered by ``recover_interrupted``."""
+        transcribed stays "recorded" and is offered by ``recover_interrupted``.
+        Answers deferred to the background are waited for (at most ``wait_s``
+        seconds, ``DRAIN_TIMEOUT_S`` by default); those not graded by then
+        stay "recorded" and are listed in ``SessionSummary.ungraded``."""
         with self._lock:
             if self._summary is not None:
                 return self._summary
@@ -511,23 +575,136 @@ class SessionEngine:
             if self.phase in (Phase.LISTENING, Phase.ASKING):
                 self._close_open_attempt("skipped")
             self.phase = Phase.DONE
+        ungraded: tuple[int, ...] = ()
+        background = self._background
+        if background is not None:
+            # outside the lock: the worker never needs it, callers may ask pending()
+            if not background.drain(DRAIN_TIMEOUT_S if wait_s is None else wait_s):
+                self.cancel_background()
+            ungraded = tuple(
+                a for a in sorted(self._deferred)
+                if self.store.get_attempt(a).state in ("recording", "recorded", "transcribed")
+            )
+        with self._lock:
+            if self._summary is not None:
+                return self._summary
             self.store.end_session(self.session.id)
-            self._summary = self._summarise()
+            self._summary = replace(self._summarise(), ungraded=ungraded)
             self.store.set_session_result(
                 self.session.id,
                 {"total": self._summary.total, "mean": self._summary.mean, "answered": self._summary.answered},
             )
             return self._summary
 
+    # -- background grading (rapid rounds) --------------------------------------------
+
+    def defer_answer(self) -> int:
+        """Hand the current answer to the background grader and move on:
+        stops the recorder if it still runs (state "recorded"), queues the
+        attempt, and moves to FEEDBACK so ``next_question()`` is legal at
+        once. Returns the attempt id. The next answer's clock is not
+        touched: it starts when the next question is asked."""
+        with self._lock:
+            self._require("hand off the answer", Phase.LISTENING, Phase.TRANSCRIBING)
+            if self.phase == Phase.LISTENING:
+                self.stop_answer()
+            q = self._question()
+            assert self.attempt is not None
+            attempt_id = self.attempt.id
+            self._deferred.add(attempt_id)
+            self._in_flight.add(attempt_id)
+            if self._background is None:
+                self._background = BackgroundQueue(
+                    self._grade_deferred, self._graded, name="interviewer-grading"
+                )
+            self._background.submit(_Deferred(q, attempt_id, self.recording))
+            self._move(Phase.FEEDBACK, "hand off the answer", allowed_from=(Phase.TRANSCRIBING,))
+            return attempt_id
+
+    def cancel_background(self) -> list[int]:
+        """Stop grading deferred answers that have not started (the one being
+        graded finishes): they stay "recorded" and are offered for recovery.
+        A ``finish()`` waiting for the worker returns once it is idle.
+        Returns the attempt ids left ungraded."""
+        background = self._background
+        if background is None:
+            return []
+        dropped = [job.attempt_id for job in background.close()]
+        for attempt_id in dropped:
+            self._in_flight.discard(attempt_id)
+        return dropped
+
+    def pending(self) -> int:
+        """Deferred answers not graded yet."""
+        background = self._background
+        return 0 if background is None else background.pending()
+
+    def results(self) -> list[QuestionResult]:
+        """Deferred answers the background worker finished, in the order given."""
+        background = self._background
+        return [] if background is None else [g.result for g in background.results()]
+
+    def graded_answers(self) -> list[GradedAnswer]:
+        """Like ``results()``, with transcripts, assessments and errors."""
+        background = self._background
+        return [] if background is None else background.results()
+
+    def _grade_deferred(self, job: _Deferred) -> GradedAnswer:
+        """Runs on the background worker: the crash-recovery path, with the
+        live recording's voice activity. A failure keeps the attempt
+        "recorded" (or "transcribed") for recovery, noting the error."""
+        try:
+            return self._complete_deferred(job)
+        finally:
+            self._in_flight.discard(job.attempt_id)
+
+    def _complete_deferred(self, job: _Deferred) -> GradedAnswer:
+        from interviewer.session.recovery import complete_attempt
+
+        try:
+            attempt = self.store.get_attempt(job.attempt_id)
+            graded, assessment = complete_attempt(
+                self.store, job.question, self.ports.transcriber, self.ports.grader, attempt,
+                recording=job.recording, notes={"background": True},
+            )
+            self._review(job.question, graded.id, assessment)
+        except Exception as exc:
+            line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            try:
+                kept = self.store.update_attempt(job.attempt_id, error=line)
+            except Exception:
+                kept = None
+            state = kept.state if kept is not None else "recorded"
+            result = self._result_for(job.question, kept) if kept is not None else QuestionResult(
+                job.question.id, job.question.prompt, None, None, state, attempt_id=job.attempt_id
+            )
+            return GradedAnswer(result=result, error=line, attempt=kept)
+        return GradedAnswer(
+            result=self._result_for(job.question, graded),
+            transcript=graded.transcript or "",
+            assessment=assessment,
+            attempt=graded,
+        )
+
+    def _graded(self, graded: GradedAnswer) -> None:
+        listener = self.on_graded
+        if listener is not None:
+            listener(graded)
+
     # -- recovery and re-grading ------------------------------------------------------
 
     def recover_interrupted(self) -> list[Attempt]:
         """Attempts of this bank left in "recording"/"recorded" with audio on
-        disk (a crash mid-answer), oldest first."""
+        disk (a crash mid-answer), oldest first. Answers this engine is still
+        grading in the background are not offered."""
+        background = self._background
+        busy = self._in_flight if background is not None and not background.closed else set()
         return [
             a
             for a in self.store.interrupted_attempts()
-            if self.store.attempt_bank(a.id) in (None, self.bank.name) and a.question_id in self.bank
+            if self.store.attempt_bank(a.id) in (None, self.bank.name)
+            and a.question_id in self.bank
+            and a.id not in busy
         ]
 
     def recover(self, attempt_id: int) -> Attempt:
@@ -566,6 +743,19 @@ class SessionEngine:
         if self.attempt is not None and self.attempt.state not in ("graded", "skipped", "failed"):
             self.attempt = self.store.update_attempt(self.attempt.id, state=state)
 
+    @staticmethod
+    def _result_for(q: Question, a: Attempt) -> QuestionResult:
+        return QuestionResult(
+            question_id=q.id,
+            prompt=q.prompt,
+            score=a.score,
+            answer_time_s=a.answer_time_s,
+            state=a.state,
+            attempt_id=a.id,
+            no_speech=bool(a.assessment and a.assessment.get("no_speech")),
+            timed_out=bool(a.extra.get("timed_out")),
+        )
+
     def _summarise(self) -> SessionSummary:
         assert self.session is not None
         results = []
@@ -575,19 +765,7 @@ class SessionEngine:
             if attempt_id is None:
                 results.append(QuestionResult(q.id, q.prompt, None, None, "unanswered"))
                 continue
-            a = self.store.get_attempt(attempt_id)
-            results.append(
-                QuestionResult(
-                    question_id=q.id,
-                    prompt=q.prompt,
-                    score=a.score,
-                    answer_time_s=a.answer_time_s,
-                    state=a.state,
-                    attempt_id=a.id,
-                    no_speech=bool(a.assessment and a.assessment.get("no_speech")),
-                    timed_out=bool(a.extra.get("timed_out")),
-                )
-            )
+            results.append(self._result_for(q, self.store.get_attempt(attempt_id)))
         scores = [r.score for r in results if r.score is not None]
         total = round(sum(scores), 4)
         mean = round(total / len(scores), 4) if scores else None
@@ -694,6 +872,8 @@ def compute_delivery(
 
 
 __all__ = [
+    "DRAIN_TIMEOUT_S",
+    "GradedAnswer",
     "IllegalTransition",
     "NothingDue",
     "Ports",

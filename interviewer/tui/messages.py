@@ -123,6 +123,34 @@ class AnswerScored(Message):
     typed: bool = False
     answer_time_s: float | None = None
     delivery: dict | None = None
+    background: bool = False
+    """Graded in the background while a later question was asked (rapid rounds)."""
+
+
+@dataclass
+class AnswerDeferred(Message):
+    """Rapid rounds: the answer went to the background grader; the next
+    question follows at once."""
+
+    question_id: str
+    attempt_id: int
+
+
+@dataclass
+class GradingFailed(Message):
+    """A background grade failed; the answer is kept for recovery."""
+
+    question_id: str
+    attempt_id: int | None
+    notice: str
+
+
+@dataclass
+class RoundGrading(Message):
+    """The last question is done; the summary waits for ``pending`` answers."""
+
+    pending: int
+    total: int
 
 
 @dataclass

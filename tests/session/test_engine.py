@@ -426,3 +426,283 @@ def test_skip_while_transcribing_in_another_thread_keeps_the_skip(store):
     row = store.get_attempt(attempt.id)
     assert row.state == "skipped" and row.transcript == "apple"
     assert engine.next_question().id == "q2"
+
+
+# -- rapid rounds graded in the background ------------------------------------------
+
+import threading  # noqa: E402
+
+from interviewer.session.background import BackgroundQueue  # noqa: E402
+
+
+class GatedTranscriber(FakeTranscriber):
+    """A slow recogniser: each call waits for ``gate`` (a test opens it), and
+    it notes how many calls ever ran at the same time."""
+
+    def __init__(self, texts, gate: threading.Event, fail_first: bool = False) -> None:
+        super().__init__(texts)
+        self.gate = gate
+        self.fail_first = fail_first
+        self.entered = threading.Semaphore(0)
+        self.active = 0
+        self.most_active = 0
+        self.calls = 0
+        self._count = threading.Lock()
+
+    def transcribe(self, clip, hint=""):
+        with self._count:
+            self.active += 1
+            self.calls += 1
+            self.most_active = max(self.most_active, self.active)
+            call = self.calls
+        self.entered.release()
+        try:
+            assert self.gate.wait(10), "the test never opened the gate"
+            if self.fail_first and call == 1:
+                from audio.errors import ModelUnavailable
+
+                raise ModelUnavailable("the speech model is missing; run 'interviewer doctor'")
+            return super().transcribe(clip, hint)
+        finally:
+            with self._count:
+                self.active -= 1
+
+
+RAPID = SessionConfig(mode="rapid", bank="sample", count=3, order="sequential", time_limit_s=20)
+
+
+def answer_and_defer(engine, clock, seconds):
+    engine.next_question()
+    engine.ask()
+    engine.start_answer()
+    clock.advance(seconds)
+    return engine.defer_answer()
+
+
+def test_next_question_is_asked_before_the_previous_answer_is_graded(store):
+    gate = threading.Event()
+    clock = FakeClock()
+    transcriber = GatedTranscriber(["apple", "banana bridge", "cherry castle candle"], gate)
+    grader = FakeGrader()
+    engine = make(store, ports=Ports(FakeSpeaker(), FakeRecorder(), transcriber, grader),
+                  config=RAPID, clock=clock)
+    seen = []
+    engine.on_graded = lambda g: seen.append((g.result.question_id, threading.current_thread().name))
+    engine.start()
+    first = answer_and_defer(engine, clock, 5)
+    assert engine.phase is Phase.FEEDBACK
+    assert store.get_attempt(first).state == "recorded"
+    assert transcriber.entered.acquire(timeout=5)  # the worker is inside the recogniser
+    # the next question is asked while the first answer is still being transcribed
+    q2 = engine.next_question()
+    assert q2.id == "q2" and engine.phase is Phase.ASKING
+    assert engine.pending() == 1 and store.get_attempt(first).state == "recorded"
+    # time spent grading in the background is not taken from the next answer
+    assert engine.remaining_s() == pytest.approx(20)
+    engine.ask()
+    engine.start_answer()
+    clock.advance(3)
+    assert engine.remaining_s() == pytest.approx(17)
+    second = engine.defer_answer()
+    answer_and_defer(engine, clock, 25)  # q3 runs out of time
+    assert engine.pending() == 3 and grader.calls == []
+    with pytest.raises(IllegalTransition, match="background"):
+        engine.grade()  # the worker owns this answer now
+    gate.set()
+    assert engine.next_question() is None
+    summary = engine.finish()
+    assert engine.pending() == 0
+    assert [r.question_id for r in summary.results] == ["q1", "q2", "q3"]
+    assert [r.state for r in summary.results] == ["graded"] * 3
+    assert [r.score for r in summary.results] == pytest.approx([1 / 3, 2 / 3, 1.0], abs=1e-3)
+    assert [r.answer_time_s for r in summary.results] == pytest.approx([5, 3, 20])
+    assert summary.results[2].timed_out and summary.ungraded == ()
+    # results came in the order the answers were given, from the worker thread
+    assert [r.question_id for r in engine.results()] == ["q1", "q2", "q3"]
+    assert seen == [(q, "interviewer-grading") for q in ("q1", "q2", "q3")]
+    assert [q for q, _ in grader.calls] == ["q1", "q2", "q3"]
+    assert transcriber.most_active == 1  # never two transcriptions at once
+    row = store.get_attempt(second)
+    assert row.transcript == "banana bridge" and row.extra["background"] is True
+    assert row.delivery is not None and row.extra["asr"]["engine"] == "fake"
+    # spaced repetition counted every background-graded answer, once
+    reviews = store.reviews("sample")
+    assert sorted(r["attempt_id"] for r in reviews) == sorted(r.attempt_id for r in summary.results)
+
+
+def test_defer_is_only_legal_while_answering(store):
+    engine = make(store, config=RAPID)
+    engine.start()
+    engine.next_question()
+    with pytest.raises(IllegalTransition, match="hand off the answer while asking"):
+        engine.defer_answer()
+    engine.start_answer()
+    engine.stop_answer()  # already stopped: deferring from TRANSCRIBING is fine
+    attempt_id = engine.defer_answer()
+    assert engine.finish().results[0].attempt_id == attempt_id
+    assert store.get_attempt(attempt_id).state == "graded"
+
+
+def test_finish_timeout_leaves_ungraded_answers_recoverable(store):
+    gate = threading.Event()
+    clock = FakeClock()
+    transcriber = GatedTranscriber(["apple", "banana"], gate)
+    engine = make(store, ports=Ports(FakeSpeaker(), FakeRecorder(), transcriber, FakeGrader()),
+                  config=RAPID, clock=clock)
+    engine.start()
+    first = answer_and_defer(engine, clock, 4)
+    second = answer_and_defer(engine, clock, 4)
+    assert transcriber.entered.acquire(timeout=5)
+    # still grading while the engine runs: not offered as interrupted
+    assert engine.recover_interrupted() == []
+    summary = engine.finish(wait_s=0.2)
+    assert summary.ungraded == (first, second)
+    assert [r.state for r in summary.results] == ["recorded", "recorded"]
+    assert summary.total == 0 and summary.answered == 0
+    assert {a.id for a in engine.recover_interrupted()} == {first, second}
+    gate.set()  # the answer being transcribed still finishes; the other never started
+    assert engine._background.drain(5)
+    assert store.get_attempt(first).state == "graded"
+    assert store.get_attempt(second).state == "recorded"
+    later = make(store, ports=Ports(transcriber=FakeTranscriber("banana bridge"), grader=FakeGrader()))
+    assert [a.id for a in later.recover_interrupted()] == [second]
+    recovered = later.recover(second)
+    assert recovered.state == "graded" and recovered.score == pytest.approx(2 / 3, abs=1e-3)
+
+
+def test_a_failed_background_grade_is_reported_and_kept_for_recovery(store):
+    gate = threading.Event()
+    gate.set()
+    clock = FakeClock()
+    transcriber = GatedTranscriber(["apple", "banana"], gate, fail_first=True)
+    engine = make(store, ports=Ports(FakeSpeaker(), FakeRecorder(), transcriber, FakeGrader()),
+                  config=RAPID, clock=clock)
+    got = []
+    engine.on_graded = got.append
+    engine.start()
+    first = answer_and_defer(engine, clock, 4)
+    second = answer_and_defer(engine, clock, 4)
+    engine.next_question()
+    summary = engine.finish()
+    assert [g.result.attempt_id for g in got] == [first, second]
+    assert got[0].error == "the speech model is missing; run 'interviewer doctor'"
+    assert got[0].assessment is None and got[1].error is None
+    assert store.get_attempt(first).state == "recorded"
+    assert store.get_attempt(first).error == got[0].error
+    assert summary.ungraded == (first,)
+    assert [r.state for r in summary.results] == ["recorded", "graded", "unanswered"]
+    assert [a.id for a in engine.recover_interrupted()] == [first]
+
+
+def test_deferred_silence_is_no_speech_without_the_recogniser(store):
+    clock = FakeClock()
+    transcriber = FakeTranscriber("never used")
+    engine = make(store, ports=Ports(FakeSpeaker(), FakeRecorder(speech=False), transcriber, FakeGrader()),
+                  config=RAPID, clock=clock)
+    engine.start()
+    answer_and_defer(engine, clock, 2)
+    summary = engine.finish()
+    assert transcriber.clips == []
+    assert summary.results[0].no_speech and summary.results[0].score is None
+    assert summary.results[0].state == "graded"
+
+
+def test_personal_best_with_background_grading(store):
+    clock = FakeClock()
+    cfg = SessionConfig(mode="rapid", bank="sample", count=2, order="sequential", time_limit_s=20)
+
+    def round_(texts):
+        ports = Ports(FakeSpeaker(), FakeRecorder(), FakeTranscriber(texts), FakeGrader())
+        engine = make(store, ports=ports, config=cfg, clock=clock)
+        engine.start()
+        for _ in texts:
+            answer_and_defer(engine, clock, 6)
+        engine.next_question()
+        return engine.finish()
+
+    first = round_(["apple", "banana"])
+    assert first.new_best and first.previous_best is None
+    assert first.total == pytest.approx(2 / 3, abs=1e-3)
+    worse = round_(["nothing", "nothing"])
+    assert not worse.new_best and worse.previous_best == pytest.approx(first.total)
+    better = round_(["apple anchor", "banana bridge bottle"])
+    assert better.new_best and better.previous_best == pytest.approx(first.total)
+    assert better.total == pytest.approx(5 / 3, abs=1e-3)
+
+
+def test_background_queue_runs_jobs_in_order_and_survives_a_failure():
+    done = []
+    release = threading.Event()
+
+    def work(n):
+        release.wait(5)
+        if n == 2:
+            raise ValueError("bad job")
+        return n * 10
+
+    queue = BackgroundQueue(work, on_done=done.append, name="t")
+    for n in (1, 2, 3, 4):
+        queue.submit(n)
+    assert queue.pending() == 4
+    assert not queue.drain(0.05)
+    release.set()
+    assert queue.drain(5)
+    assert queue.results() == [10, 30, 40] and done == [10, 30, 40]
+    assert [str(e) for e in queue.errors()] == ["bad job"]
+    assert queue.pending() == 0
+    assert queue.close() == []
+    with pytest.raises(RuntimeError):
+        queue.submit(5)
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_real_whisper_grades_a_rapid_round_in_the_background(model_cache_dir, tmp_path):
+    """Real speech and the bundled recogniser: handing an answer off takes a
+    moment, not the transcription, and every answer is graded by the end."""
+    import time
+
+    from audio.clip import read_audio
+    from audio.transcriber import make_transcriber
+    from questions.model import Bank, KeyPoint, Question
+    from tests.conftest import TEST_DATA
+
+    speech = tuple(
+        Question(
+            id=f"civic-{i}",
+            prompt=f"What did the speech ask of citizens ({i})?",
+            reference="To ask what they can do for their country.",
+            key_points=(KeyPoint("do for your country"), KeyPoint("fellow Americans"),
+                        KeyPoint("pay any price")),
+            topics=("speeches",),
+        )
+        for i in range(3)
+    )
+    bank = Bank(name="speeches", title="Speeches", questions=speech)
+    transcriber = make_transcriber("openai-whisper", threads=1, cache_dir=model_cache_dir / "models")
+    transcriber.load()
+    store = Store(tmp_path / "attempts.sqlite3")
+    ports = Ports(FakeSpeaker(), FakeRecorder(clip=read_audio(TEST_DATA / "jfk.flac")), transcriber,
+                  FakeGrader())
+    cfg = SessionConfig(mode="rapid", bank="speeches", count=3, order="sequential", time_limit_s=45)
+    engine = SessionEngine(bank, store, ports, Settings(), cfg, clock=FakeClock(), rng=random.Random(0))
+    engine.start()
+    hand_offs = []
+    try:
+        while engine.next_question() is not None:
+            engine.start_answer()
+            began = time.perf_counter()
+            engine.defer_answer()  # stops the recorder and queues the answer
+            hand_offs.append(time.perf_counter() - began)
+            if engine.index == 0:
+                # the first answer is still queued or in whisper when the next is asked
+                assert engine.pending() == 1
+        summary = engine.finish()
+        rows = [store.get_attempt(r.attempt_id) for r in summary.results]
+    finally:
+        store.close()
+    assert [r.state for r in summary.results] == ["graded"] * 3 and summary.ungraded == ()
+    assert all("your country" in row.transcript.lower() for row in rows)
+    whisper = [row.extra["asr"]["elapsed_s"] for row in rows]
+    print(f"hand-off {max(hand_offs) * 1000:.0f} ms; whisper per answer {whisper} s")
+    assert max(hand_offs) < min(whisper), (hand_offs, whisper)

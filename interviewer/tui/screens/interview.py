@@ -3,6 +3,12 @@
 The screen never runs engine steps on the UI thread: each step is a named
 thread worker that posts a past-tense message, and the handlers below only
 render those messages. One lock keeps the engine's steps in order.
+
+Rapid-fire rounds hand each spoken answer to the engine's background grader
+(``defer_answer``) and ask the next question at once; a small indicator in
+the top bar counts the answers still being graded, and the round summary
+waits (with a progress bar) until the last one is graded. Practice shows
+feedback after each answer.
 """
 
 from __future__ import annotations
@@ -21,15 +27,18 @@ from textual.worker import Worker
 
 from interviewer.session.model import SessionConfig
 from interviewer.tui.messages import (
+    AnswerDeferred,
     AnswerRecorded,
     AnswerScored,
     AnswerSkipped,
     AnswerStarted,
+    GradingFailed,
     LevelChanged,
     LoadProgressed,
     MicrophoneMissing,
     QuestionAsked,
     QuestionSpoken,
+    RoundGrading,
     SessionFailed,
     SessionFinished,
     SessionStarted,
@@ -49,6 +58,7 @@ STATES = {
     "typing": "✎ typing: ctrl+s to submit",
     "transcribing": "transcribing…",
     "grading": "grading…",
+    "waiting": "grading the last answers…",
     "finished": "session finished",
     "failed": "that step failed: s skips the question, t types the answer, esc ends",
 }
@@ -86,6 +96,10 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
         self._cancel_speech = threading.Event()
         self._skip_requested = False
         self._quitting = False
+        self._deferred = 0
+        """Rapid rounds: answers handed to the background grader..."""
+        self._graded_behind = 0
+        """...and how many of them came back (graded or failed)."""
 
     @property
     def rapid(self) -> bool:
@@ -94,6 +108,7 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
     def compose(self) -> ComposeResult:
         with Horizontal(id="iv-top"):
             yield Label("", id="iv-progress")
+            yield Label("", id="iv-bg")
             yield Countdown(self.app.deps.clock, id="iv-clock")
         with VerticalScroll(id="iv-body"):
             yield Static("", id="iv-question")
@@ -104,11 +119,16 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
         with Horizontal(id="iv-load"):
             yield Label("", id="iv-load-step")
             yield ProgressBar(total=1.0, show_eta=False, id="iv-load-bar")
+        with Horizontal(id="iv-wait"):
+            yield Label("", id="iv-wait-step")
+            yield ProgressBar(total=1.0, show_eta=False, id="iv-wait-bar")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#iv-typed", TextArea).display = False
         self.query_one("#iv-level", LevelMeter).display = False
+        self.query_one("#iv-bg", Label).display = False
+        self.query_one("#iv-wait").display = False
         self._show_load()
         self.watch_state(self.state)
         self.begin()
@@ -124,6 +144,8 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
         self._quitting = True
         self._cancel_speech.set()
         self._stop.set()
+        if self.state == "waiting":
+            self._stop_waiting()  # quitting: ungraded answers stay recoverable
 
     def watch_state(self, state: str) -> None:
         if not self.is_mounted:
@@ -158,6 +180,8 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
             ports = loaded.ports if loaded is not None else None
             try:
                 self.engine = self.app.deps.engine_factory(self.config, ports)
+                if self.rapid:
+                    self.engine.on_graded = self._graded_behind_the_scenes
                 info = self.engine.start()
             except Exception as exc:  # nothing due, no matching question, store error
                 self.post_message(SessionFailed(_one_line(exc)))
@@ -174,6 +198,7 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
         engine = self.engine
         question = engine.next_question()
         if question is None:
+            self._announce_wait()
             self.post_message(SessionFinished(engine.finish()))
             return
         limit = self.config.time_limit_s
@@ -226,6 +251,12 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
                     recording.error,
                 )
             )
+            if self.rapid:
+                # graded in the background while the next question is asked
+                attempt_id = engine.defer_answer()
+                self.post_message(AnswerDeferred(question.id, attempt_id))
+                self._advance()
+                return
             transcript = engine.transcribe()
             self.post_message(TranscriptReady(question.id, transcript.text, transcript.elapsed_s))
             assessment = engine.grade()
@@ -237,6 +268,32 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
             question = self.engine.current
             assessment = self.engine.submit_typed(text)
             self.post_message(self._scored(question, text, assessment, typed=True))
+
+    def _announce_wait(self) -> None:
+        """On a worker: the summary is about to wait for background grades."""
+        pending = self.engine.pending() if hasattr(self.engine, "pending") else 0
+        if pending:
+            self.post_message(RoundGrading(pending, len(self.engine.questions)))
+
+    def _graded_behind_the_scenes(self, graded: Any) -> None:
+        """The engine's background worker finished an answer (its thread)."""
+        result = graded.result
+        if graded.error is not None or graded.assessment is None:
+            self.post_message(GradingFailed(
+                result.question_id, result.attempt_id,
+                graded.error or "that answer could not be graded",
+            ))
+            return
+        attempt = graded.attempt
+        self.post_message(AnswerScored(
+            result.question_id,
+            graded.transcript,
+            graded.assessment,
+            attempt_id=result.attempt_id,
+            answer_time_s=result.answer_time_s,
+            delivery=getattr(attempt, "delivery", None),
+            background=True,
+        ))
 
     def _scored(self, question: Any, text: str, assessment: Any, typed: bool) -> AnswerScored:
         attempt = getattr(self.engine, "attempt", None)
@@ -267,6 +324,7 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
     def finish(self) -> None:
         with self._lock:
             if self.engine is not None:
+                self._announce_wait()
                 self.engine.finish()  # ends the session row; answers so far are kept
         self.app.call_from_thread(self.dismiss, None)
 
@@ -339,8 +397,47 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
         self._record(message)
         self.query_one(Countdown).stop()
 
+    def on_answer_deferred(self, message: AnswerDeferred) -> None:
+        self._record(message)
+        self._deferred += 1
+        self._show_background()
+
+    def on_grading_failed(self, message: GradingFailed) -> None:
+        self._record(message)
+        self._graded_behind += 1
+        self._show_background()
+        self.notify(f"{message.notice} (the answer is kept for recovery)",
+                    severity="warning", timeout=6)
+
+    def on_round_grading(self, message: RoundGrading) -> None:
+        self._record(message)
+        self.query_one(Countdown).stop()
+        self.state = "waiting"
+        self.query_one("#iv-wait").display = True
+        self._show_background()
+
+    def _show_background(self) -> None:
+        """The top-bar count of answers still being graded, and the progress
+        bar while the summary waits for them."""
+        behind = max(0, self._deferred - self._graded_behind)
+        label = self.query_one("#iv-bg", Label)
+        label.display = behind > 0
+        label.update(f"⧗ grading {behind} in the background " if behind else "")
+        done = self._deferred - behind
+        self.query_one("#iv-wait-step", Label).update(
+            f"grading answers: {done} of {self._deferred} done"
+        )
+        self.query_one("#iv-wait-bar", ProgressBar).update(
+            progress=done / self._deferred if self._deferred else 1.0
+        )
+
     def on_answer_scored(self, message: AnswerScored) -> None:
         self._record(message)
+        if message.background:
+            self.results.append(message)
+            self._graded_behind += 1
+            self._show_background()
+            return
         self.query_one(Countdown).stop()
         self.results.append(message)
         if self.rapid:
@@ -453,8 +550,22 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
                 self.state = "starting"
                 self.skip()
 
+    def _stop_waiting(self) -> None:
+        """Stop waiting for background grades: the summary comes as soon as
+        the answer being transcribed is done; the rest stay "recorded" and
+        are offered for recovery."""
+        cancel = getattr(self.engine, "cancel_background", None)
+        if cancel is not None:
+            cancel()
+
     def action_leave(self) -> None:
         from interviewer.tui.screens.dialogs import ConfirmDialog
+
+        if self.state == "waiting":
+            self.notify("The summary follows the answer being graded now; the others "
+                        "are kept for recovery.", timeout=5)
+            self._stop_waiting()
+            return
 
         def done(yes: bool | None) -> None:
             if yes:

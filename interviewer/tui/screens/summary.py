@@ -25,6 +25,8 @@ def summary_rows(summary: Any, results: list[AnswerScored]) -> list[tuple[str, s
     for r in getattr(summary, "results", None) or ():
         secs = r.answer_time_s
         state = "no speech" if r.no_speech else r.state
+        if state in ("recording", "recorded", "transcribed"):
+            state = "not graded: kept for recovery"
         if r.timed_out:
             state += ", time up"
         rows.append((r.question_id, _pct(r.score), "—" if secs is None else f"{secs:.0f}s", state))
@@ -72,6 +74,13 @@ class SummaryScreen(ReportsWorkerErrors, Screen[None]):
             yield Label(f"[b]{title}: done[/b]", id="sum-title")
             yield DataTable(id="sum-table", cursor_type="row")
             yield Label(totals_line(self.summary, self.rapid), id="sum-total")
+            kept = len(getattr(self.summary, "ungraded", ()) or ())
+            if kept:
+                yield Label(
+                    f"{kept} answer{'s' if kept > 1 else ''} could not be graded in time: "
+                    "kept, and offered for recovery on the home screen",
+                    id="sum-ungraded",
+                )
         yield Footer()
 
     def on_mount(self) -> None:
