@@ -1,0 +1,432 @@
+"""Speech to text, offline, with two engines behind one small interface.
+
+``make_transcriber(engine, model, threads, cache_dir)`` returns an object with
+``load(progress=None)`` (optional background warm-up; otherwise the model loads
+on first use) and ``transcribe(clip, hint="") -> Transcript``.
+
+* ``WhisperTranscriber``: openai-whisper on the CPU, float32, one torch thread
+  by default (on a busy 2-core machine more threads are several times slower and
+  erratic), English, temperature 0 with whisper's fallback. The 16 kHz samples
+  are handed over as an array, so no ffmpeg is needed.
+* ``FasterWhisperTranscriber``: faster-whisper (CTranslate2, int8) on the same
+  bundled tiny.en weights; an optional extra.
+
+The hint (the question's key terms) becomes whisper's initial prompt, which
+helps it spell domain words. Guards against hallucinated text: near-silent
+input never reaches the model; segments the model itself marks as probably not
+speech, known filler phrases over quiet audio, and segments that merely echo
+the prompt are dropped and reported in ``Transcript.rejected``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from audio.clip import SAMPLE_RATE, AudioClip
+from audio.errors import ModelUnavailable
+from audio.results import Segment, Transcript
+from audio.weights import BUNDLED_MODEL, Progress
+
+ENGINES = ("openai-whisper", "faster-whisper")
+
+FRAME_S = 0.03
+"""Frame length of the energy measurements, seconds."""
+SILENCE_GATE_RMS = 0.004
+"""Below this loudness (95th percentile of frame RMS, about -48 dBFS) the clip
+is treated as silence and the model is not called."""
+QUIET_SEGMENT_RMS = 0.01
+"""A segment whose loudest stretch stays under this is quiet (about -40 dBFS)."""
+QUIET_RELATIVE = 0.15
+"""... or under this fraction of the clip's speech level."""
+NO_SPEECH_PROB = 0.6
+LOW_LOGPROB = -1.0
+PROMPT_CONTEXT_WORDS = 40
+"""How much earlier text is carried into the prompt of the next stretch."""
+LONG_CLIP_S = 28.0
+"""Clips longer than this are cut at pauses into stretches of at most
+``STRETCH_MAX_S``: with a prompt, whisper's own 30 s windowing tends to emit one
+segment per window and silently skip speech inside it."""
+STRETCH_MIN_S = 10.0
+STRETCH_MAX_S = 24.0
+MIN_WORDS_PER_VOICED_S = 2.0
+"""Fluent speech gives about 3-4 words per voiced second; far fewer means
+the model skipped part of the audio."""
+TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+"""Greedy first, then whisper's fallback when the output looks degenerate."""
+
+_SILENCE_PHRASES = (
+    r"thank you( very much)?( for watching)?",
+    r"thanks( for watching)?",
+    r"(please )?subscribe.*",
+    r"subtitles( by)?.*",
+    r"captions?( by)?.*",
+    r"you",
+    r"bye",
+    r"okay",
+)
+_SILENCE_RE = re.compile(r"^(?:" + "|".join(_SILENCE_PHRASES) + r")$")
+
+
+class Transcriber(Protocol):
+    def transcribe(self, clip: AudioClip, hint: str = "") -> Transcript: ...
+
+
+@dataclass(frozen=True)
+class RawSegment:
+    """One segment as an engine produced it, before the hallucination guards."""
+
+    start: float
+    end: float
+    text: str
+    no_speech_prob: float = 0.0
+    avg_logprob: float = 0.0
+
+
+# ---------------------------------------------------------------------------
+# Energy and the hallucination guards (pure functions, unit-tested)
+
+
+def frame_rms(
+    samples: np.ndarray, sample_rate: int = SAMPLE_RATE, frame_s: float = FRAME_S
+) -> np.ndarray:
+    """RMS of consecutive non-overlapping frames (the last partial frame is dropped)."""
+    n = max(1, int(round(frame_s * sample_rate)))
+    usable = len(samples) - len(samples) % n
+    if usable <= 0:
+        return np.zeros(0, dtype=np.float32)
+    frames = samples[:usable].astype(np.float32, copy=False).reshape(-1, n)
+    return np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1)).astype(np.float32)
+
+
+def speech_level(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> float:
+    """How loud the loud parts are: the 95th percentile of frame RMS."""
+    levels = frame_rms(samples, sample_rate)
+    return float(np.percentile(levels, 95)) if levels.size else 0.0
+
+
+def is_silent(clip: AudioClip) -> bool:
+    return speech_level(clip.samples, clip.sample_rate) < SILENCE_GATE_RMS
+
+
+def normalise_words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+(?:'[a-z]+)?", text.lower())
+
+
+def is_prompt_echo(text: str, prompt: str) -> bool:
+    """True when the segment is only a run of the prompt's own words (three or
+    more in a row), i.e. the model read the prompt back instead of the audio."""
+    words, prompt_words = normalise_words(text), normalise_words(prompt)
+    if len(words) < 3 or len(words) > len(prompt_words):
+        return False
+    n = len(words)
+    return any(prompt_words[i : i + n] == words for i in range(len(prompt_words) - n + 1))
+
+
+def is_silence_phrase(text: str) -> bool:
+    return bool(_SILENCE_RE.match(" ".join(normalise_words(text))))
+
+
+def voiced_seconds(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> float:
+    """Seconds of frames louder than a tenth of the speech level (and the gate)."""
+    levels = frame_rms(samples, sample_rate)
+    if levels.size == 0:
+        return 0.0
+    threshold = max(SILENCE_GATE_RMS, 0.1 * float(np.percentile(levels, 95)))
+    return float(np.count_nonzero(levels > threshold)) * len(samples) / sample_rate / levels.size
+
+
+def looks_truncated(
+    raw: Iterable[RawSegment], samples: np.ndarray, sample_rate: int = SAMPLE_RATE
+) -> bool:
+    """True when the text is far too short for the voiced audio: with a prompt,
+    whisper sometimes ends a window early and silently skips the rest."""
+    voiced = voiced_seconds(samples, sample_rate)
+    return voiced >= 2.0 and _word_count(raw) < MIN_WORDS_PER_VOICED_S * voiced
+
+
+def _word_count(raw: Iterable[RawSegment]) -> int:
+    return sum(len(normalise_words(seg.text)) for seg in raw)
+
+
+def filter_segments(
+    raw: Iterable[RawSegment], samples: np.ndarray, prompt: str = "", sample_rate: int = SAMPLE_RATE
+) -> tuple[list[Segment], list[str]]:
+    """Split engine segments into kept ones and rejected texts (with the reason)."""
+    clip_level = speech_level(samples, sample_rate)
+    kept: list[Segment] = []
+    rejected: list[str] = []
+    for seg in raw:
+        text = seg.text.strip()
+        if not text:
+            continue
+        lo = max(0, int(seg.start * sample_rate))
+        hi = min(len(samples), max(lo + 1, int(seg.end * sample_rate)))
+        level = speech_level(samples[lo:hi], sample_rate)
+        quiet = level < max(QUIET_SEGMENT_RMS, QUIET_RELATIVE * clip_level)
+        reason = None
+        if seg.no_speech_prob > NO_SPEECH_PROB and seg.avg_logprob < LOW_LOGPROB:
+            reason = "no speech"
+        elif quiet and is_silence_phrase(text):
+            reason = "filler over silence"
+        elif prompt and is_prompt_echo(text, prompt):
+            reason = "echo of the prompt"
+        if reason:
+            rejected.append(f"{text} [{reason}, {seg.start:.1f}-{seg.end:.1f} s]")
+        else:
+            kept.append(Segment(round(seg.start, 3), round(seg.end, 3), text))
+    return kept, rejected
+
+
+def join_text(segments: Iterable[Segment]) -> str:
+    return " ".join(s.text.strip() for s in segments if s.text.strip())
+
+
+def compose_prompt(hint: str, context: str = "") -> str:
+    """The prompt of one model call: the question's key terms, then the last
+    words already transcribed (continuity across stretches)."""
+    words = context.split()[-PROMPT_CONTEXT_WORDS:]
+    return " ".join([hint.strip(), *words]).strip()
+
+
+# ---------------------------------------------------------------------------
+# Engines
+
+
+class _LazyModel:
+    """Shared lazy, thread-safe loading and the common transcribe flow."""
+
+    engine_name = ""
+    accepts_context = True
+    """``transcribe`` takes ``context=`` (text already heard, for continuity)."""
+
+    def __init__(
+        self, model: str = BUNDLED_MODEL, threads: int = 1, cache_dir: str | Path | None = None
+    ) -> None:
+        self.model_name = model
+        self.threads = max(1, int(threads))
+        self.cache_dir = cache_dir
+        self._model = None
+        self._load_lock = threading.Lock()
+        self._run_lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self, progress: Progress | None = None) -> None:
+        """Load the model now (e.g. in a background thread while the question is read)."""
+        with self._load_lock:
+            if self._model is None:
+                self._model = self._load(progress)
+
+    def transcribe(self, clip: AudioClip, hint: str = "", *, context: str = "") -> Transcript:
+        """Transcribe ``clip``; ``hint`` holds the question's key terms,
+        ``context`` the text of the answer so far (both go into the prompt;
+        only the hint counts when rejecting echoes of the prompt)."""
+        started = time.perf_counter()
+        samples = _as_model_input(clip)
+        hint = hint.strip()
+        if is_silent(AudioClip(samples)):
+            return self._result("", (), (), clip, started)
+        self.load()
+        segments: list[Segment] = []
+        rejected: list[str] = []
+        for lo, hi in _stretches(samples):
+            piece = samples[lo:hi]
+            if is_silent(AudioClip(piece)):
+                continue
+            prompt = compose_prompt(hint, " ".join([context, join_text(segments)]))
+            raw = self._decode(piece, prompt)
+            kept, dropped = filter_segments(raw, piece, hint)
+            offset = lo / SAMPLE_RATE
+            segments.extend(
+                Segment(round(seg.start + offset, 3), round(seg.end + offset, 3), seg.text)
+                for seg in kept
+            )
+            rejected.extend(dropped)
+        return self._result(join_text(segments), tuple(segments), tuple(rejected), clip, started)
+
+    def _decode(self, piece: np.ndarray, prompt: str) -> list[RawSegment]:
+        """Run the engine; if a prompted pass looks cut short (far fewer words
+        than the voiced time needs), also try without the prompt and keep
+        whichever pass heard more."""
+        with self._run_lock:
+            raw = list(self._run(piece, prompt))
+        if prompt and looks_truncated(raw, piece):
+            with self._run_lock:
+                plain = list(self._run(piece, ""))
+            if _word_count(plain) > 1.25 * _word_count(raw):
+                return plain
+        return raw
+
+    def _result(self, text, segments, rejected, clip: AudioClip, started: float) -> Transcript:
+        return Transcript(
+            text=text,
+            segments=segments,
+            duration_s=clip.duration_s,
+            engine=self.engine_name,
+            model=self.model_name,
+            elapsed_s=time.perf_counter() - started,
+            rejected=rejected,
+        )
+
+    def _load(self, progress: Progress | None):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _run(self, samples: np.ndarray, prompt: str) -> Iterable[RawSegment]:  # pragma: no cover
+        raise NotImplementedError
+
+
+class WhisperTranscriber(_LazyModel):
+    """openai-whisper on the CPU (float32, greedy with temperature fallback)."""
+
+    engine_name = "openai-whisper"
+
+    def __init__(
+        self,
+        model: str = BUNDLED_MODEL,
+        threads: int = 1,
+        cache_dir: str | Path | None = None,
+        download_root: str | Path | None = None,
+    ) -> None:
+        super().__init__(model, threads, cache_dir)
+        self.download_root = download_root
+
+    def _load(self, progress: Progress | None):
+        import torch
+
+        from audio.weights import load_whisper_model
+
+        torch.set_num_threads(self.threads)
+        return load_whisper_model(self.model_name, self.cache_dir, progress, self.download_root)
+
+    def _run(self, samples: np.ndarray, prompt: str) -> Iterable[RawSegment]:
+        import torch
+
+        # Set on every call: the thread count is per calling thread with OpenMP.
+        torch.set_num_threads(self.threads)
+        with torch.inference_mode():
+            result = self._model.transcribe(
+                samples,
+                language="en",
+                task="transcribe",
+                fp16=False,
+                temperature=TEMPERATURES,
+                initial_prompt=prompt or None,
+                carry_initial_prompt=bool(prompt),
+                condition_on_previous_text=True,
+                word_timestamps=False,
+                verbose=None,
+            )
+        for seg in result.get("segments", []):
+            yield RawSegment(
+                float(seg["start"]),
+                float(seg["end"]),
+                str(seg["text"]),
+                float(seg.get("no_speech_prob", 0.0)),
+                float(seg.get("avg_logprob", 0.0)),
+            )
+
+
+class FasterWhisperTranscriber(_LazyModel):
+    """faster-whisper (CTranslate2) on the bundled CTranslate2 weights, int8."""
+
+    engine_name = "faster-whisper"
+
+    def __init__(
+        self,
+        model: str = BUNDLED_MODEL,
+        threads: int = 1,
+        cache_dir: str | Path | None = None,
+        compute_type: str = "int8",
+    ) -> None:
+        super().__init__(model, threads, cache_dir)
+        self.compute_type = compute_type
+
+    def _load(self, progress: Progress | None):
+        from audio.weights import _offline_hubs, faster_whisper_model_dir
+
+        _offline_hubs()
+        try:
+            from faster_whisper import WhisperModel
+        except ImportError:
+            raise ModelUnavailable(
+                "the faster-whisper engine is not installed: pip install 'faster-whisper==1.2.1' "
+                "(or choose the openai-whisper engine)"
+            ) from None
+        folder = faster_whisper_model_dir(self.model_name)
+        if progress is not None:
+            progress("loading", 0.1)
+        try:
+            model = WhisperModel(
+                str(folder), device="cpu", compute_type=self.compute_type, cpu_threads=self.threads
+            )
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise ModelUnavailable(f"faster-whisper could not load {folder.name}: {exc}") from None
+        if progress is not None:
+            progress("done", 1.0)
+        return model
+
+    def _run(self, samples: np.ndarray, prompt: str) -> Iterable[RawSegment]:
+        segments, _info = self._model.transcribe(
+            samples,
+            language="en",
+            task="transcribe",
+            beam_size=1,
+            best_of=1,
+            temperature=list(TEMPERATURES),
+            initial_prompt=prompt or None,
+            condition_on_previous_text=True,
+            vad_filter=False,
+            word_timestamps=False,
+        )
+        for seg in segments:
+            yield RawSegment(
+                float(seg.start),
+                float(seg.end),
+                str(seg.text),
+                float(seg.no_speech_prob),
+                float(seg.avg_logprob),
+            )
+
+
+def make_transcriber(
+    engine: str = "openai-whisper",
+    model: str = BUNDLED_MODEL,
+    threads: int = 1,
+    cache_dir: str | Path | None = None,
+    download_root: str | Path | None = None,
+) -> WhisperTranscriber | FasterWhisperTranscriber:
+    """The one place that picks an engine. Nothing is loaded until first use
+    (or ``load()``)."""
+    if engine == "openai-whisper":
+        return WhisperTranscriber(model, threads, cache_dir, download_root)
+    if engine == "faster-whisper":
+        return FasterWhisperTranscriber(model, threads, cache_dir)
+    raise ModelUnavailable(f"unknown speech engine '{engine}'; choose one of: {', '.join(ENGINES)}")
+
+
+def _stretches(samples: np.ndarray) -> list[tuple[int, int]]:
+    if len(samples) <= LONG_CLIP_S * SAMPLE_RATE:
+        return [(0, len(samples))]
+    from audio.incremental import plan_stretches
+
+    return plan_stretches(samples, SAMPLE_RATE, STRETCH_MIN_S, STRETCH_MAX_S)
+
+
+def _as_model_input(clip: AudioClip) -> np.ndarray:
+    """16 kHz mono float32, contiguous, as both engines expect."""
+    from audio.clip import resample, to_mono
+
+    samples = to_mono(np.asarray(clip.samples))
+    if clip.sample_rate != SAMPLE_RATE:
+        samples = resample(samples, clip.sample_rate, SAMPLE_RATE)
+    return np.ascontiguousarray(samples, dtype=np.float32)

@@ -1,0 +1,259 @@
+"""Incremental transcription: pause finding, stretch planning, the worker
+thread, and the real model against batch transcription."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from audio.clip import SAMPLE_RATE, AudioClip
+from audio.incremental import IncrementalTranscriber, find_pauses, next_cut, plan_stretches
+from audio.results import Segment, Transcript
+
+RATE = SAMPLE_RATE
+
+
+def tone(seconds: float, amp: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    return (amp * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+
+
+def quiet(seconds: float, level: float = 1e-4) -> np.ndarray:
+    return np.random.default_rng(0).normal(0, level, int(seconds * RATE)).astype(np.float32)
+
+
+def speech_like(pattern: list[tuple[str, float]]) -> np.ndarray:
+    return np.concatenate([tone(s) if kind == "talk" else quiet(s) for kind, s in pattern])
+
+
+# -- pauses and cuts ----------------------------------------------------------------
+
+
+def test_find_pauses_reports_only_long_enough_gaps():
+    samples = speech_like(
+        [("talk", 2.0), ("gap", 0.6), ("talk", 1.0), ("gap", 0.15), ("talk", 1.0)]
+    )
+    pauses = find_pauses(samples, RATE, 0.35)
+    assert len(pauses) == 1
+    start, end = pauses[0]
+    assert start == pytest.approx(2.0, abs=0.06) and end == pytest.approx(2.6, abs=0.06)
+
+
+def test_find_pauses_adapts_to_a_noise_floor():
+    noise = np.random.default_rng(1).normal(0, 0.01, int(4.5 * RATE)).astype(np.float32)
+    samples = speech_like([("talk", 2.0), ("gap", 0.5), ("talk", 2.0)]) + noise
+    pauses = find_pauses(samples, RATE, 0.35)
+    assert len(pauses) == 1 and pauses[0][0] == pytest.approx(2.0, abs=0.06)
+
+
+def test_find_pauses_on_empty_input():
+    assert find_pauses(np.zeros(0, np.float32), RATE, 0.3) == []
+
+
+def test_next_cut_waits_for_enough_audio_then_cuts_mid_pause():
+    early = speech_like([("talk", 3.0), ("gap", 0.6), ("talk", 3.0)])
+    assert next_cut(early, RATE, min_chunk_s=8.0) is None
+
+    samples = speech_like([("talk", 3.0), ("gap", 0.6), ("talk", 6.0), ("gap", 0.6), ("talk", 2.0)])
+    cut = next_cut(samples, RATE, min_chunk_s=8.0, max_chunk_s=24.0)
+    assert cut is not None
+    assert cut / RATE == pytest.approx(9.6 + 0.3, abs=0.06)  # middle of the pause after 8 s
+
+
+def test_next_cut_forces_a_cut_when_nobody_pauses():
+    samples = tone(30.0)
+    samples[int(15 * RATE) : int(15.2 * RATE)] *= 0.05  # a brief dip, shorter than a pause
+    assert next_cut(samples[: int(20 * RATE)], RATE, 8.0, 24.0) is None
+    cut = next_cut(samples, RATE, 8.0, 24.0)
+    assert cut is not None and cut / RATE == pytest.approx(15.1, abs=0.2)
+
+
+def test_plan_stretches_covers_the_clip_without_gaps():
+    pattern = []
+    for _ in range(12):
+        pattern += [("talk", 4.0), ("gap", 0.5)]
+    samples = speech_like(pattern)
+    spans = plan_stretches(samples, RATE, 10.0, 24.0)
+    assert spans[0][0] == 0 and spans[-1][1] == len(samples)
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))
+    assert all((end - start) / RATE <= 24.0 for start, end in spans)
+    assert all((end - start) / RATE >= 10.0 for start, end in spans[:-1])
+    assert plan_stretches(samples[: 5 * RATE], RATE) == [(0, 5 * RATE)]
+
+
+# -- the worker, with a transcriber we control ---------------------------------------
+
+
+class Recording:
+    """A stand-in transcriber: one segment per call covering the audio it got."""
+
+    def __init__(self, delay_s: float = 0.0, accepts_context: bool = False) -> None:
+        self.calls: list[tuple[float, str, str]] = []
+        self.delay_s = delay_s
+        self.accepts_context = accepts_context
+        self.fail = False
+
+    def transcribe(self, clip: AudioClip, hint: str = "", **kwargs) -> Transcript:
+        if self.fail:
+            raise RuntimeError("engine broke")
+        time.sleep(self.delay_s)
+        n = len(self.calls)
+        self.calls.append((clip.duration_s, hint, kwargs.get("context", "")))
+        seg = Segment(0.1, clip.duration_s - 0.1, f"part{n}")
+        return Transcript(f"part{n}", (seg,), clip.duration_s, "fake", "fake", 0.0, (f"junk{n}",))
+
+
+def feed_all(inc: IncrementalTranscriber, samples: np.ndarray, pace_s: float = 0.0) -> float:
+    """Feed 100 ms blocks; returns the longest time one feed() took."""
+    slowest = 0.0
+    for i in range(0, len(samples), RATE // 10):
+        started = time.perf_counter()
+        inc.feed(samples[i : i + RATE // 10])
+        slowest = max(slowest, time.perf_counter() - started)
+        if pace_s:
+            time.sleep(pace_s)
+    return slowest
+
+
+def answer_pattern(sentences: int = 6, talk_s: float = 4.0) -> np.ndarray:
+    pattern = []
+    for _ in range(sentences):
+        pattern += [("talk", talk_s), ("gap", 0.6)]
+    return speech_like(pattern[:-1])
+
+
+def test_stretches_are_transcribed_while_feeding_and_only_the_tail_at_the_end():
+    fake = Recording()
+    inc = IncrementalTranscriber(fake, "LoRA", min_chunk_s=8.0, max_chunk_s=20.0)
+    samples = answer_pattern(6)  # 27 s with a pause every 4.6 s
+    feed_all(inc, samples, pace_s=0.002)
+    time.sleep(0.3)
+    calls_before_finish = len(fake.calls)
+    result = inc.finish()
+
+    assert calls_before_finish >= 2, "finished stretches must not wait for the end"
+    assert len(fake.calls) == calls_before_finish + 1
+    tail = fake.calls[-1][0]
+    assert tail < 10.0, "only the tail is left for finish()"
+    assert sum(c[0] for c in fake.calls) == pytest.approx(len(samples) / RATE, abs=0.01)
+    assert [s.text for s in result.segments] == [f"part{i}" for i in range(len(fake.calls))]
+    assert result.text == " ".join(f"part{i}" for i in range(len(fake.calls)))
+    assert result.duration_s == pytest.approx(len(samples) / RATE)
+    assert len(result.rejected) == len(fake.calls)
+    assert inc.stretches[-1].final and not any(s.final for s in inc.stretches[:-1])
+
+
+def test_timestamps_are_absolute():
+    fake = Recording()
+    inc = IncrementalTranscriber(fake, min_chunk_s=8.0, max_chunk_s=20.0)
+    feed_all(inc, answer_pattern(6), pace_s=0.002)
+    result = inc.finish()
+    offset = 0.0
+    for seg, (duration, _, _) in zip(result.segments, fake.calls, strict=True):
+        assert seg.start == pytest.approx(offset + 0.1, abs=1e-3)
+        assert seg.end == pytest.approx(offset + duration - 0.1, abs=1e-3)
+        offset += duration
+    assert [s.start_s for s in inc.stretches][1:] == [s.end_s for s in inc.stretches][:-1]
+
+
+def test_text_so_far_is_carried_into_the_prompt():
+    plain = Recording()
+    inc = IncrementalTranscriber(plain, "LoRA", min_chunk_s=8.0, max_chunk_s=20.0)
+    feed_all(inc, answer_pattern(6), pace_s=0.002)
+    inc.finish()
+    assert plain.calls[0][1] == "LoRA"
+    assert plain.calls[1][1] == "LoRA part0"
+
+    aware = Recording(accepts_context=True)
+    inc = IncrementalTranscriber(aware, "LoRA", min_chunk_s=8.0, max_chunk_s=20.0)
+    feed_all(inc, answer_pattern(6), pace_s=0.002)
+    inc.finish()
+    assert [c[1] for c in aware.calls] == ["LoRA"] * len(aware.calls)
+    assert aware.calls[1][2] == "part0"
+
+
+def test_feed_never_blocks_on_a_slow_engine():
+    slow = Recording(delay_s=1.0)
+    inc = IncrementalTranscriber(slow, min_chunk_s=8.0, max_chunk_s=20.0)
+    slowest = feed_all(inc, answer_pattern(6))
+    assert slowest < 0.05
+    result = inc.finish(timeout=30)
+    assert result.text
+
+
+def test_engine_errors_surface_in_finish_and_feeding_after_finish_is_refused():
+    fake = Recording()
+    fake.fail = True
+    inc = IncrementalTranscriber(fake, min_chunk_s=8.0, max_chunk_s=20.0)
+    feed_all(inc, answer_pattern(3))
+    with pytest.raises(RuntimeError, match="engine broke"):
+        inc.finish()
+    with pytest.raises(RuntimeError, match="after finish"):
+        inc.feed(np.zeros(160, np.float32))
+
+
+def test_cancel_stops_without_transcribing_the_rest():
+    fake = Recording()
+    inc = IncrementalTranscriber(fake, min_chunk_s=8.0, max_chunk_s=20.0)
+    feed_all(inc, tone(3.0))
+    inc.cancel()
+    assert fake.calls == []
+    assert not any(
+        t.name == "incremental-transcriber" and t.is_alive() for t in threading.enumerate()
+    )
+
+
+def test_nothing_fed_gives_an_empty_transcript():
+    inc = IncrementalTranscriber(Recording())
+    result = inc.finish()
+    assert result.text == "" and result.segments == () and result.duration_s == 0.0
+
+
+def test_rejects_chunk_sizes_beyond_whispers_window():
+    with pytest.raises(ValueError):
+        IncrementalTranscriber(Recording(), min_chunk_s=10.0, max_chunk_s=40.0)
+
+
+# -- the real model -----------------------------------------------------------------
+
+
+def _words(text: str) -> list[str]:
+    return (
+        text.lower().replace(",", " ").replace(".", " ").replace("!", " ").replace("?", " ").split()
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["openai-whisper", "faster-whisper"])
+def test_incremental_matches_batch_on_a_spoken_answer(engine, model_cache_dir):
+    """Real and synthesised speech (the benchmark's short answer, ~32 s),
+    fed five times faster than real time."""
+    import shutil
+
+    from audio.transcriber import make_transcriber
+    from tests.benchmarks import feedback_latency as bench
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    samples, reference = bench.build_answer(quick=True)
+    transcriber = make_transcriber(engine, cache_dir=model_cache_dir)
+    transcriber.load()
+
+    inc = IncrementalTranscriber(transcriber, bench.HINT)
+    feed_all(inc, samples, pace_s=0.02)
+    result = inc.finish()
+    batch = transcriber.transcribe(AudioClip(samples), bench.HINT)
+
+    assert len(inc.stretches) >= 2
+    final = inc.stretches[-1]
+    assert final.final and final.end_s - final.start_s < len(samples) / RATE / 2
+    text = " ".join(_words(result.text))
+    assert "fellow american" in text and "self attention" in text.replace("-", " ")
+    assert bench.wer(reference, result.text) <= bench.wer(reference, batch.text) + 0.05
+    assert bench.wer(reference, result.text) < 0.3
+    starts = [s.start for s in result.segments]
+    assert starts == sorted(starts)
+    assert result.segments[-1].start >= final.start_s - 0.01, "timestamps are absolute"

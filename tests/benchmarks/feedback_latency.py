@@ -1,0 +1,318 @@
+"""Feedback latency: how long after the speaker stops does the transcript arrive?
+
+    python -m tests.benchmarks.feedback_latency [--quick] [--json]
+                                                [--engine openai-whisper|faster-whisper|both]
+
+A spoken answer of about 60 s (25 s with ``--quick``) is built from espeak-ng
+renderings of interview-answer sentences with natural pauses, plus the real
+JFK clip; it is cached as a WAV in the cache folder and its reference text is
+known, so word error rate is measurable. Each run feeds the answer in 100 ms
+blocks at real-time pace to an :class:`IncrementalTranscriber` and stops the
+moment the speech ends (no trailing silence). Measured in the same run:
+
+* ``incremental_s``: from that stop to the final transcript (tail only);
+* ``batch_s``: one transcription of the whole answer, as without streaming.
+
+Medians over the runs are reported (3 runs, 1 with ``--quick``). With
+``--json`` the last line printed is one JSON object. ``peak_rss_mb`` is the
+peak resident memory of the process holding the speech model and the grader.
+With ``--engine both`` each engine runs in its own process so their memory
+figures stay separate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+JFK = REPO / "tests" / "data" / "jfk.flac"
+JFK_TEXT = (
+    "And so my fellow Americans, ask not what your country can do for you, "
+    "ask what you can do for your country."
+)
+HINT = "transformer, self-attention, LoRA, fine-tuning, quantization, RLHF, embeddings"
+SENTENCES = (
+    "A transformer replaces recurrence with self-attention, so every token can look at every other token in one step.",
+    "The attention weights come from the dot product of queries and keys, scaled and passed through a softmax.",
+    "Because attention ignores order, we add positional information to the embeddings.",
+    "For fine-tuning on a small budget, I would freeze the base model and train low rank adapters with LoRA.",
+    "That keeps the number of trainable parameters tiny, and the adapters can be merged back after training.",
+    "To serve the model cheaply, quantization to eight or four bits cuts memory with a small loss in quality.",
+    "Finally, reinforcement learning from human feedback aligns the model with what people actually prefer.",
+    "In short, the architecture scales well, and these techniques make it practical to adapt and deploy.",
+)
+QUICK_SENTENCES = SENTENCES[:2] + SENTENCES[3:4]
+PAUSES_S = (0.55, 0.7, 0.45, 0.8, 0.6, 0.5, 0.75, 0.65)
+BLOCK_S = 0.1
+NOISE_RMS = 0.001
+"""A faint noise floor: real microphones never deliver digital silence."""
+
+
+# ---------------------------------------------------------------------------
+# The answer audio
+
+
+def cache_folder() -> Path:
+    env = os.environ.get("INTERVIEWER_CACHE_DIR")
+    if env:
+        return Path(env).expanduser() / "benchmarks"
+    from interviewer import paths
+
+    return paths.cache_dir() / "benchmarks"
+
+
+def build_answer(quick: bool) -> tuple[np.ndarray, str]:
+    """The answer's 16 kHz samples and reference text (WAV cached)."""
+    from audio.clip import SAMPLE_RATE, AudioClip, read_audio, write_wav
+
+    sentences = QUICK_SENTENCES if quick else SENTENCES
+    # JFK goes in the middle, so the answer ends on a synthetic sentence.
+    middle = len(sentences) // 2
+    parts: list[str] = [*sentences[:middle], JFK_TEXT, *sentences[middle:]]
+    reference = " ".join(parts)
+    key = hashlib.sha256(("|".join(parts) + repr(PAUSES_S) + repr(NOISE_RMS)).encode()).hexdigest()[
+        :12
+    ]
+    wav = cache_folder() / f"answer-{'quick' if quick else 'full'}-{key}.wav"
+    if wav.is_file():
+        return read_audio(wav).samples, reference
+    if shutil.which("espeak-ng") is None:
+        raise SystemExit(
+            "espeak-ng is needed to build the benchmark answer (apt-get install espeak-ng)"
+        )
+    rng = np.random.default_rng(7)
+    pieces: list[np.ndarray] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, text in enumerate(parts):
+            if text is JFK_TEXT:
+                speech = read_audio(JFK).samples
+            else:
+                out = Path(tmp) / f"s{i}.wav"
+                subprocess.run(
+                    ["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(out), text], check=True
+                )
+                speech = read_audio(out).samples
+            pieces.append(_trim(speech))
+            if i < len(parts) - 1:
+                pieces.append(np.zeros(int(PAUSES_S[i % len(PAUSES_S)] * SAMPLE_RATE), np.float32))
+    samples = np.concatenate(pieces)
+    samples = samples + rng.normal(0.0, NOISE_RMS, len(samples)).astype(np.float32)
+    wav.parent.mkdir(parents=True, exist_ok=True)
+    write_wav(wav, AudioClip(samples.astype(np.float32)))
+    return read_audio(wav).samples, reference
+
+
+def _trim(samples: np.ndarray, threshold: float = 0.01) -> np.ndarray:
+    """Drop leading/trailing near-silence so the pauses are the ones we choose."""
+    loud = np.flatnonzero(np.abs(samples) > threshold)
+    return samples[loud[0] : loud[-1] + 1] if loud.size else samples
+
+
+# ---------------------------------------------------------------------------
+# Word error rate
+
+
+def normalise(text: str) -> list[str]:
+    text = text.lower().replace("-", " ")
+    return re.findall(r"[a-z0-9]+(?:'[a-z]+)?", text)
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    ref, hyp = normalise(reference), normalise(hypothesis)
+    previous = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        row = [i] + [0] * len(hyp)
+        for j, h in enumerate(hyp, 1):
+            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (r != h))
+        previous = row
+    return previous[-1] / max(1, len(ref))
+
+
+# ---------------------------------------------------------------------------
+# Measuring
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def warm_grader() -> bool:
+    try:
+        from questions import matcher
+    except ImportError:
+        return False
+    loader = getattr(matcher, "warm_up", None) or getattr(matcher, "load", None)
+    if loader is None:
+        return False
+    try:
+        return bool(loader())
+    except Exception:
+        return False
+
+
+def run_incremental(
+    transcriber, samples: np.ndarray, realtime: bool
+) -> tuple[float, str, int, float]:
+    from audio.clip import SAMPLE_RATE
+    from audio.incremental import IncrementalTranscriber
+
+    inc = IncrementalTranscriber(transcriber, HINT)
+    block = int(BLOCK_S * SAMPLE_RATE)
+    start = time.perf_counter()
+    for n, i in enumerate(range(0, len(samples), block)):
+        if realtime:
+            delay = start + n * BLOCK_S - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        inc.feed(samples[i : i + block])
+    if realtime:  # the last block ends one block after it began
+        delay = start + len(samples) / SAMPLE_RATE - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+    stopped = time.perf_counter()
+    transcript = inc.finish()
+    waited = time.perf_counter() - stopped
+    tail = inc.stretches[-1] if inc.stretches and inc.stretches[-1].final else None
+    tail_s = (tail.end_s - tail.start_s) if tail else 0.0
+    return waited, transcript.text, len(inc.stretches), tail_s
+
+
+def run_batch(transcriber, samples: np.ndarray) -> tuple[float, str]:
+    from audio.clip import AudioClip
+
+    started = time.perf_counter()
+    transcript = transcriber.transcribe(AudioClip(samples), HINT)
+    return time.perf_counter() - started, transcript.text
+
+
+def measure(engine: str, quick: bool, runs: int, realtime: bool, log) -> dict:
+    from audio.clip import SAMPLE_RATE, AudioClip
+    from audio.transcriber import make_transcriber
+
+    samples, reference = build_answer(quick)
+    answer_s = len(samples) / SAMPLE_RATE
+    transcriber = make_transcriber(engine, threads=1)
+    loaded = time.perf_counter()
+    transcriber.load()
+    load_s = time.perf_counter() - loaded
+    transcriber.transcribe(AudioClip(samples[: 5 * SAMPLE_RATE]), HINT)  # warm-up
+    grader = warm_grader()
+    log(f"[{engine}] answer {answer_s:.1f} s, model load {load_s:.2f} s, grader loaded: {grader}")
+
+    inc_times, batch_times, inc_wers, batch_wers, stretches, tails = [], [], [], [], [], []
+    for run in range(runs):
+        inc_s, inc_text, n_stretches, tail_s = run_incremental(transcriber, samples, realtime)
+        batch_s, batch_text = run_batch(transcriber, samples)
+        inc_times.append(inc_s)
+        batch_times.append(batch_s)
+        inc_wers.append(wer(reference, inc_text))
+        batch_wers.append(wer(reference, batch_text))
+        stretches.append(n_stretches)
+        tails.append(round(tail_s, 2))
+        log(
+            f"[{engine}] run {run + 1}/{runs}: incremental {inc_s:.2f} s ({n_stretches} stretches, "
+            f"tail {tail_s:.1f} s, "
+            f"WER {inc_wers[-1]:.3f}), batch {batch_s:.2f} s (WER {batch_wers[-1]:.3f})"
+        )
+    incremental_s = statistics.median(inc_times)
+    batch_s = statistics.median(batch_times)
+    return {
+        "engine": engine,
+        "answer_s": round(answer_s, 2),
+        "incremental_s": round(incremental_s, 3),
+        "batch_s": round(batch_s, 3),
+        "ratio": round(incremental_s / batch_s, 3) if batch_s else None,
+        "wer_incremental": round(statistics.median(inc_wers), 4),
+        "wer_batch": round(statistics.median(batch_wers), 4),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "runs": runs,
+        "realtime": realtime,
+        "incremental_all_s": [round(x, 3) for x in inc_times],
+        "batch_all_s": [round(x, 3) for x in batch_times],
+        "stretches": stretches,
+        "tail_audio_s": tails,
+        "grader_loaded": grader,
+        "load_avg": round(os.getloadavg()[0], 2),
+    }
+
+
+def in_child(engine: str, args: argparse.Namespace) -> dict:
+    """Run one engine in a fresh process (separate peak-memory figures)."""
+    cmd = [sys.executable, "-m", "tests.benchmarks.feedback_latency", "--engine", engine, "--json"]
+    cmd += ["--quick"] if args.quick else []
+    cmd += ["--runs", str(args.runs)] if args.runs else []
+    cmd += ["--fast-feed"] if args.fast_feed else []
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
+    sys.stderr.write(proc.stderr)
+    if proc.returncode != 0:
+        raise SystemExit(f"{engine} benchmark failed (exit {proc.returncode})")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Feedback latency of incremental vs batch transcription."
+    )
+    parser.add_argument("--quick", action="store_true", help="a 25 s answer and one run")
+    parser.add_argument(
+        "--json", action="store_true", help="end with one JSON object on the last line"
+    )
+    parser.add_argument(
+        "--engine", choices=["openai-whisper", "faster-whisper", "both"], default="openai-whisper"
+    )
+    parser.add_argument(
+        "--runs", type=int, default=0, help="repetitions (default 3, 1 with --quick)"
+    )
+    parser.add_argument(
+        "--fast-feed",
+        action="store_true",
+        help="feed faster than real time (reported in the output)",
+    )
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    runs = args.runs or (1 if args.quick else 3)
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr if args.json else sys.stdout, flush=True)
+
+    if args.engine == "both":
+        results = {
+            engine: in_child(engine, args) for engine in ("openai-whisper", "faster-whisper")
+        }
+        summary = dict(results["openai-whisper"])
+        summary.update(results)
+    else:
+        summary = measure(args.engine, args.quick, runs, not args.fast_feed, log)
+
+    if not args.json:
+        for name, result in (
+            [(args.engine, summary)] if args.engine != "both" else list(results.items())
+        ):
+            log(
+                f"{name}: answer {result['answer_s']} s | incremental {result['incremental_s']} s | "
+                f"batch {result['batch_s']} s | ratio {result['ratio']} | WER inc {result['wer_incremental']} "
+                f"vs batch {result['wer_batch']} | peak RSS {result['peak_rss_mb']} MB"
+                + ("" if result["realtime"] else " | fed faster than real time")
+            )
+    else:
+        print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
