@@ -1,0 +1,463 @@
+"""The rubric matcher: grade a spoken answer against a reference and its key points.
+
+How a grade is made (all deterministic; no I/O apart from loading the
+embedding model once, see :func:`load`):
+
+1. The answer is normalised (:mod:`questions.normalize`): fillers and
+   repetitions go, number words become digits, each word keeps its offsets.
+2. Every content word of the rubric text (the reference, each key point and
+   its phrasings) is aligned with its most similar answer word. Similarity is
+   the larger of a lexical match (same word, same stem, sound-alike,
+   near-spelling, split/merged compound) and the cosine of contextual word
+   embeddings from all-MiniLM-L6-v2 (:mod:`questions.semantic`).
+3. Words of the question are demoted: repeating the question earns (almost)
+   nothing. Rare words weigh more than common ones (the model vocabulary is
+   frequency ordered, which gives a corpus-free rarity weight).
+4. Polarity is compared word by word: a rubric word matched by an answer word
+   under a negation ("you do not need a vector store") does not count, and a
+   misconception stated negated is not a misconception.
+5. Key points are searched in windows of the answer, so each covered point
+   points at the words that covered it. The score mixes key-point credit with
+   the whole-answer alignment and subtracts misconception penalties.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from questions import normalize as nz
+from questions.assessment import Assessment, Evidence, KeyPointResult, MisconceptionResult
+from questions.model import KeyPoint, Misconception, Question
+
+# --- a few general constants (tuned by question groups on development data) ---
+COS_FLOOR = 0.30
+"""Contextual cosine at or below which two words count as unrelated."""
+COS_CEIL = 0.85
+"""Contextual cosine at or above which two words count as the same idea."""
+QUESTION_WEIGHT = 0.1
+"""Weight of a rubric word that also appears in the question (parroting)."""
+PARROT_FACTOR = 0.5
+"""Semantic similarity earned through an answer word taken from the question."""
+COVERED_AT = 0.72
+PARTIAL_AT = 0.45
+"""Key-point similarity thresholds for covered / partial."""
+CREDIT_LOW, CREDIT_HIGH = 0.35, 0.72
+"""Key-point similarity mapped linearly to credit 0..1 between these."""
+CONTRADICTION_FACTOR = 0.2
+"""Similarity kept by a key-point window whose matched words have the opposite polarity."""
+MISCONCEPTION_AT = 0.8
+"""Similarity at which a misconception counts as stated."""
+MIX_KEYPOINTS = 0.5
+"""Share of the rubric's key points in the recall when the rubric is explicit
+(the rest is the alignment with the whole reference)."""
+MIX_COSINE = 0.25
+"""Share of the sentence-level cosine in the raw score (it rewards topic, so it stays small)."""
+RECALL_BETA = 2.0
+"""F-beta of recall and precision: covering the reference matters more than staying brief."""
+SCORE_LOW, SCORE_HIGH = 0.2, 0.75
+"""Raw score mapped linearly to 0..1 between these (a faithful paraphrase reaches about 0.75)."""
+TOO_SHORT_WORDS = 12
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """A rubric text prepared for matching."""
+
+    text: str
+    words: tuple[str, ...]
+    content: tuple[int, ...]
+    """Indices (into ``words``) of content words."""
+    weights: tuple[float, ...]
+    negated: tuple[bool, ...]
+    joined: tuple[tuple[str, int, int], ...]
+    """Adjacent content-word pairs glued together ("data set" -> "dataset")."""
+
+
+@dataclass(frozen=True)
+class _Answer:
+    text: str
+    toks: tuple[nz.Token, ...]
+    content: tuple[int, ...]
+    weights: tuple[float, ...]
+    negated: tuple[bool, ...]
+    parrot: tuple[bool, ...]
+    vectors: np.ndarray | None
+    sentence: np.ndarray | None
+
+
+_SEM_LOCK = threading.Lock()
+_SEM_STATE: dict[str, bool] = {}
+
+
+def load() -> bool:
+    """Load the embedding model now (call from a background thread at start-up).
+
+    Returns False when the model cannot be loaded; grading then falls back to
+    lexical matching."""
+    from questions import semantic
+
+    with _SEM_LOCK:
+        if "ok" in _SEM_STATE:
+            return _SEM_STATE["ok"]
+        try:
+            semantic.load()
+            ok = True
+        except semantic.SemanticUnavailable:
+            ok = False
+        _SEM_STATE["ok"] = ok
+        return ok
+
+
+warm_up = load
+
+
+def _rarity(word: str) -> float:
+    from questions.semantic import vocabulary_ranks
+
+    if word.isdigit():
+        return 0.8
+    rank = vocabulary_ranks().get(word)
+    if rank is None:
+        return 1.0
+    lo, hi = math.log(2000), math.log(30000)
+    x = (math.log(max(rank, 2000)) - lo) / (hi - lo)
+    return 0.35 + 0.65 * min(1.0, max(0.0, x))
+
+
+def _question_stems(question: str) -> frozenset[str]:
+    return frozenset(t.stem for t in nz.tokens(question) if not t.is_stop)
+
+
+@lru_cache(maxsize=1024)
+def _unit(text: str, question: str) -> _Unit:
+    toks = nz.tokens(text)
+    qstems = _question_stems(question)
+    neg = nz.negated_positions(toks)
+    content = tuple(i for i, t in enumerate(toks) if not t.is_stop and not t.is_negation)
+    weights = tuple(
+        _rarity(toks[i].norm) * (QUESTION_WEIGHT if toks[i].stem in qstems else 1.0)
+        for i in content
+    )
+    joined = tuple(
+        (toks[a].norm + toks[b].norm, ka, ka + 1)
+        for ka, (a, b) in enumerate(zip(content, content[1:], strict=False))
+        if b == a + 1
+    )
+    return _Unit(
+        text=text,
+        words=tuple(t.norm for t in toks),
+        content=content,
+        weights=weights,
+        negated=tuple(neg[i] for i in content),
+        joined=joined,
+    )
+
+
+def _prepare_answer(answer: str, question: str, semantic: bool) -> _Answer:
+    toks = tuple(nz.tokens(answer))
+    qstems = _question_stems(question)
+    neg = nz.negated_positions(list(toks))
+    content = tuple(i for i, t in enumerate(toks) if not t.is_stop and not t.is_negation)
+    vectors = sentence = None
+    if semantic and toks:
+        from questions.semantic import embed_words
+
+        wv = embed_words([t.norm for t in toks])
+        vectors = wv.vectors[list(content)] if content else wv.vectors[:0]
+        sentence = wv.sentence
+    return _Answer(
+        text=answer,
+        toks=toks,
+        content=content,
+        weights=tuple(_rarity(toks[i].norm) for i in content),
+        negated=tuple(neg[i] for i in content),
+        parrot=tuple(toks[i].stem in qstems for i in content),
+        vectors=vectors,
+        sentence=sentence,
+    )
+
+
+def _unit_vectors(u: _Unit) -> tuple[np.ndarray, np.ndarray]:
+    from questions.semantic import embed_words
+
+    wv = embed_words(u.words, cache=True)
+    return wv.vectors[list(u.content)], wv.sentence
+
+
+def _similarity(u: _Unit, a: _Answer, semantic: bool) -> np.ndarray:
+    """Matrix (unit content words x answer content words) of word similarity."""
+    k, n = len(u.content), len(a.content)
+    lex = np.zeros((k, n), np.float32)
+    if k == 0 or n == 0:
+        return lex
+    awords = [a.toks[i].norm for i in a.content]
+    uwords = [u.words[i] for i in u.content]
+    for r, uw in enumerate(uwords):
+        for c, aw in enumerate(awords):
+            if uw[0] == aw[0] or abs(len(uw) - len(aw)) <= 2:
+                s = nz.word_similarity(uw, aw)
+                if s:
+                    lex[r, c] = s
+    # split / merged compounds in either direction
+    aidx = {w: c for c, w in enumerate(awords)}
+    for glued, r0, r1 in u.joined:
+        c = aidx.get(glued)
+        if c is not None:
+            lex[r0, c] = lex[r1, c] = 1.0
+    ujoin = {w: r for r, w in enumerate(uwords)}
+    for c, (i, j) in enumerate(zip(a.content, a.content[1:], strict=False)):
+        if j == i + 1:
+            r = ujoin.get(a.toks[i].norm + a.toks[j].norm)
+            if r is not None:
+                lex[r, c] = lex[r, c + 1] = 1.0
+    if semantic and a.vectors is not None:
+        uv, _ = _unit_vectors(u)
+        cos = uv @ a.vectors.T
+        sem = np.clip((cos - COS_FLOOR) / (COS_CEIL - COS_FLOOR), 0.0, 1.0)
+        parrot = np.asarray(a.parrot, bool)
+        if parrot.any():
+            sem[:, parrot] *= PARROT_FACTOR
+        lex = np.maximum(lex, sem.astype(np.float32))
+    return lex
+
+
+def _polarity_mask(u: _Unit, a: _Answer) -> np.ndarray:
+    un = np.asarray(u.negated, bool)[:, None]
+    an = np.asarray(a.negated, bool)[None, :]
+    return un != an
+
+
+@dataclass(frozen=True)
+class _Match:
+    similarity: float
+    evidence: Evidence | None
+    contradicted: bool
+
+
+def _match_unit(u: _Unit, a: _Answer, semantic: bool) -> _Match:
+    """Best window of the answer for one rubric text, with polarity check."""
+    k, n = len(u.content), len(a.content)
+    if k == 0 or n == 0:
+        return _Match(0.0, None, False)
+    w = np.asarray(u.weights, np.float32)
+    if w.sum() <= 0:
+        return _Match(0.0, None, False)
+    w = w / w.sum()
+    sim = _similarity(u, a, semantic)
+    flip = _polarity_mask(u, a)
+    width = min(n, max(6, 2 * k + 2))
+    best = (-1.0, 0, False)
+    for s in range(0, n - width + 1):
+        block = sim[:, s : s + width]
+        arg = block.argmax(axis=1)
+        vals = block[np.arange(k), arg]
+        cov = float((vals * w).sum())
+        bad = flip[np.arange(k), s + arg] & (vals >= 0.6) & (w >= 0.5 / k)
+        contradicted = bool(bad.any())
+        if contradicted:
+            cov *= CONTRADICTION_FACTOR
+        if cov > best[0] + 1e-9:
+            best = (cov, s, contradicted)
+    cov, s, contradicted = best
+    block = sim[:, s : s + width]
+    arg = block.argmax(axis=1)
+    vals = block[np.arange(k), arg]
+    hit = sorted({int(s + c) for c, v in zip(arg, vals, strict=True) if v >= 0.5})
+    evidence = None
+    if hit:
+        first = a.toks[a.content[hit[0]]]
+        last = a.toks[a.content[hit[-1]]]
+        evidence = Evidence(a.text[first.start : last.end], first.start, last.end)
+    return _Match(max(0.0, min(1.0, cov)), evidence, contradicted)
+
+
+def _alignment(u: _Unit, a: _Answer, semantic: bool) -> tuple[float, float]:
+    """Whole-answer (recall, precision) of the reference against the answer."""
+    k, n = len(u.content), len(a.content)
+    if k == 0 or n == 0:
+        return 0.0, 0.0
+    sim = _similarity(u, a, semantic)
+    sim = np.where(_polarity_mask(u, a), sim * 0.5, sim)
+    w = np.asarray(u.weights, np.float32)
+    recall = float((sim.max(axis=1) * w).sum() / max(w.sum(), 1e-9))
+    aw = np.asarray(a.weights, np.float32) * np.where(np.asarray(a.parrot), QUESTION_WEIGHT, 1.0)
+    precision = float((sim.max(axis=0) * aw).sum() / max(aw.sum(), 1e-9))
+    return recall, precision
+
+
+def _ramp(x: float, lo: float, hi: float) -> float:
+    return max(0.0, min(1.0, (x - lo) / (hi - lo)))
+
+
+def _as_keypoint(k: str | KeyPoint) -> KeyPoint:
+    return k if isinstance(k, KeyPoint) else KeyPoint(text=str(k))
+
+
+def derive_key_points(reference: str) -> tuple[KeyPoint, ...]:
+    """Split a reference into sentence/clause key points (used when none are given)."""
+    import re
+
+    parts = [p.strip() for p in re.split(r"(?<=[.!?;])\s+|\n+", reference or "") if p.strip()]
+    points: list[str] = []
+    for p in parts:
+        n = len(nz.tokens(p))
+        if points and n < 4:
+            points[-1] = points[-1] + " " + p
+        elif n:
+            points.append(p)
+    return tuple(KeyPoint(text=p) for p in points) or (
+        (KeyPoint(text=reference),) if reference and reference.strip() else ()
+    )
+
+
+def _semantic_on(semantic: bool | None) -> bool:
+    if semantic is False:
+        return False
+    return load()
+
+
+def _grade(
+    question: str,
+    reference: str,
+    answer: str,
+    key_points: Sequence[KeyPoint],
+    misconceptions: Sequence[Misconception],
+    semantic: bool | None,
+    explicit: bool = True,
+) -> Assessment:
+    answer = answer or ""
+    a_toks = nz.tokens(answer)
+    if not a_toks:
+        return Assessment(
+            score=None,
+            key_points=tuple(
+                KeyPointResult(k.text, float(k.weight), "missed", 0.0, None) for k in key_points
+            ),
+            no_speech=True,
+        )
+    sem = _semantic_on(semantic)
+    a = _prepare_answer(answer, question, sem)
+
+    # key points
+    results: list[KeyPointResult] = []
+    kp_credits: list[tuple[float, float]] = []
+    for kp in key_points:
+        units = [_unit(kp.text, question)] + [
+            u for u in (_unit(p, question) for p in kp.phrasings) if _informative(u)
+        ]
+        best = max((_match_unit(u, a, sem) for u in units), key=lambda m: m.similarity)
+        simv = round(best.similarity, 4)
+        status = "covered" if simv >= COVERED_AT else "partial" if simv >= PARTIAL_AT else "missed"
+        results.append(
+            KeyPointResult(
+                text=kp.text,
+                weight=float(kp.weight),
+                status=status,
+                similarity=simv,
+                evidence=best.evidence if status != "missed" else None,
+            )
+        )
+        kp_credits.append((float(kp.weight), _ramp(simv, CREDIT_LOW, CREDIT_HIGH)))
+    total_w = sum(w for w, _ in kp_credits) or 1.0
+    kp_credit = sum(w * c for w, c in kp_credits) / total_w if kp_credits else 0.0
+    kp_sim = (
+        sum(float(k.weight) * r.similarity for k, r in zip(key_points, results, strict=True))
+        / total_w
+        if results
+        else 0.0
+    )
+
+    # whole answer against the reference
+    ref = _unit(reference or " ".join(k.text for k in key_points), question)
+    recall, precision = _alignment(ref, a, sem)
+    cosine = 0.0
+    if sem and a.sentence is not None:
+        _, rs = _unit_vectors(ref)
+        cosine = float(rs @ a.sentence)
+
+    # misconceptions
+    found: list[MisconceptionResult] = []
+    for mc in misconceptions:
+        units = [u for u in [_unit(mc.text, question)] + [_unit(p, question) for p in mc.phrasings]]
+        matches = [_match_unit(u, a, sem) for u in units if _informative(u)]
+        hits = [m for m in matches if m.similarity >= MISCONCEPTION_AT and m.evidence]
+        if hits:
+            m = max(hits, key=lambda x: x.similarity)
+            assert m.evidence is not None
+            found.append(MisconceptionResult(mc.text, mc.correction, float(mc.penalty), m.evidence))
+    penalty = sum(m.penalty for m in found)
+
+    full_recall = (
+        (1 - MIX_KEYPOINTS) * recall + MIX_KEYPOINTS * kp_sim if explicit and results else recall
+    )
+    b2 = RECALL_BETA**2
+    f_beta = (
+        (1 + b2) * precision * full_recall / (b2 * precision + full_recall)
+        if precision + full_recall > 0
+        else 0.0
+    )
+    raw = (1 - MIX_COSINE) * f_beta + MIX_COSINE * max(0.0, cosine) if sem else f_beta
+    score = max(0.0, min(1.0, _ramp(raw, SCORE_LOW, SCORE_HIGH) - penalty))
+    n_words = len(a_toks)
+    ref_words = len(nz.tokens(reference)) if reference else 0
+    too_short = n_words < min(TOO_SHORT_WORDS, max(3, ref_words // 4))
+    off_topic = recall < 0.2 and (cosine < 0.25 if sem else True)
+    details = (
+        ("f_beta", round(f_beta, 4)),
+        ("raw", round(raw, 4)),
+        ("cosine", round(cosine, 4)),
+        ("key_points", round(kp_credit, 4)),
+        ("kp_similarity", round(kp_sim, 4)),
+        ("misconception_penalty", round(penalty, 4)),
+        ("precision", round(precision, 4)),
+        ("recall", round(recall, 4)),
+        ("semantic", 1.0 if sem else 0.0),
+    )
+    return Assessment(
+        score=round(score, 4),
+        key_points=tuple(results),
+        misconceptions=tuple(found),
+        too_short=too_short,
+        off_topic=off_topic,
+        no_speech=False,
+        details=tuple(sorted(details)),
+    )
+
+
+def _informative(u: _Unit) -> bool:
+    """A phrasing made only of question words proves nothing."""
+    return bool(u.content) and any(w >= 0.3 for w in u.weights)
+
+
+def grade(
+    question: str,
+    reference: str,
+    answer: str,
+    key_points: Sequence[str | KeyPoint] | None = None,
+    *,
+    semantic: bool | None = None,
+) -> Assessment:
+    """Grade ``answer`` to ``question`` against ``reference``.
+
+    ``key_points`` default to the reference's sentences. ``semantic=False``
+    grades with lexical matching only (no embedding model)."""
+    kps = tuple(_as_keypoint(k) for k in key_points) if key_points else derive_key_points(reference)
+    return _grade(question, reference, answer, kps, (), semantic, explicit=bool(key_points))
+
+
+def grade_question(q: Question, answer: str, *, semantic: bool | None = None) -> Assessment:
+    """Grade ``answer`` against a bank question's full rubric."""
+    return _grade(
+        q.prompt + " " + (q.spoken or ""),
+        q.reference,
+        answer,
+        q.key_points or derive_key_points(q.reference),
+        q.misconceptions,
+        semantic,
+    )

@@ -1,0 +1,269 @@
+"""Golden tests of specific matcher behaviours (real embedding model unless noted)."""
+
+from __future__ import annotations
+
+import pytest
+
+from questions import Assessment, KeyPoint, Misconception, Question
+from questions import normalize as nz
+from questions.matcher import grade, grade_question
+
+Q_BPE = "What is byte pair encoding?"
+REF_BPE = (
+    "Byte pair encoding is a subword tokenization method. It starts from single bytes and "
+    "repeatedly merges the most frequent adjacent pair into a new token until the vocabulary "
+    "reaches a chosen size."
+)
+KP_BPE = (
+    KeyPoint("It is a subword tokenization method.", 1.0, ("subword tokenizer",)),
+    KeyPoint(
+        "It repeatedly merges the most frequent adjacent pair.", 2.0, ("merges frequent pairs",)
+    ),
+    KeyPoint("Merging stops at a chosen vocabulary size.", 1.0),
+)
+
+Q_VS = "Do you need a vector store for every LLM application?"
+REF_VS = (
+    "No. A vector store is needed when the model must retrieve outside documents by meaning, "
+    "as in retrieval augmented generation. Summarising or translating text in the prompt "
+    "needs no retrieval."
+)
+
+
+def _kp(a: Assessment, prefix: str):
+    return next(k for k in a.key_points if k.text.startswith(prefix))
+
+
+# --- normalisation (pure) ---
+
+
+def test_number_words_become_digits() -> None:
+    assert [t.norm for t in nz.tokens("two heads and twenty five layers")] == [
+        "2", "heads", "and", "25", "layers",
+    ]  # fmt: skip
+    assert [t.norm for t in nz.tokens("three hundred and twelve")] == ["312"]
+
+
+def test_fillers_and_repetitions_are_dropped() -> None:
+    toks = nz.tokens("Um, so, like, the the model, you know, uh, learns learns weights")
+    assert [t.norm for t in toks] == ["so", "the", "model", "learns", "weights"]
+
+
+def test_like_as_a_verb_or_preposition_is_kept() -> None:
+    assert "like" in [t.norm for t in nz.tokens("it looks like a tree")]
+    assert "like" in [t.norm for t in nz.tokens("I like attention")]
+
+
+def test_offsets_point_into_the_original_text() -> None:
+    text = "Um, the  Transformer's heads!"
+    for t in nz.tokens(text):
+        assert text[t.start : t.end].lower().replace("'s", "") == t.norm
+
+
+def test_sound_alikes_and_misspellings_are_similar() -> None:
+    assert nz.word_similarity("bite", "byte") >= 0.8
+    assert nz.word_similarity("laura", "lora") >= 0.8
+    assert nz.word_similarity("tokenizaton", "tokenization") >= 0.8
+    assert nz.word_similarity("encodings", "encoding") >= 0.9
+    assert nz.word_similarity("attention", "recurrence") == 0.0
+    assert nz.word_similarity("2", "3") == 0.0
+
+
+def test_negation_scope_stops_at_a_clause_break() -> None:
+    toks = nz.tokens("you do not need a vector store, but retrieval helps")
+    neg = dict(zip([t.norm for t in toks], nz.negated_positions(toks), strict=True))
+    assert neg["store"] and neg["need"]
+    assert not neg["retrieval"]
+
+
+# --- grading through the full matcher ---
+
+
+def test_no_speech_gives_no_score() -> None:
+    for answer in ("", "   ", "um uh, er... hmm", "?!,."):
+        a = grade(Q_BPE, REF_BPE, answer)
+        assert a.no_speech and a.score is None and a.percent is None
+
+
+def test_reference_scores_high_and_unrelated_scores_low() -> None:
+    good = grade(Q_BPE, REF_BPE, REF_BPE, KP_BPE)
+    bad = grade(
+        Q_BPE,
+        REF_BPE,
+        "The French revolution started in 1789 with the storming of the Bastille.",
+        KP_BPE,
+    )
+    assert good.score is not None and good.score >= 0.9
+    assert bad.score is not None and bad.score <= 0.2
+    assert bad.off_topic and not good.off_topic
+    assert all(k.covered for k in good.key_points)
+
+
+def test_homophones_and_split_words_from_the_recogniser() -> None:
+    clean = grade(
+        Q_BPE,
+        REF_BPE,
+        "It merges the most frequent pair of tokens, again and again, until the vocabulary has the size you want. A subword tokenizer.",
+        KP_BPE,
+    )
+    asr = grade(
+        Q_BPE,
+        REF_BPE,
+        "It merges the most frequent pare of tokens, again and again, until the vocab ulary has the size you want. A sub word tokeniser.",
+        KP_BPE,
+    )
+    assert clean.score is not None and asr.score is not None
+    assert asr.score >= clean.score - 0.08
+    assert _kp(asr, "It is a subword").status == "covered"
+
+
+def test_bite_pair_encoding_phrasing_counts() -> None:
+    kps = (KeyPoint("Byte pair encoding is used by GPT tokenizers.", 1.0, ("bite pair encoding",)),)
+    a = grade(
+        "Which tokenizer does GPT use?",
+        "GPT uses byte pair encoding.",
+        "GPT uses bite pair encoding",
+        kps,
+    )
+    assert a.key_points[0].status == "covered"
+
+
+def test_merged_compound_matches_split_compound() -> None:
+    kps = ("You need a labelled data set.",)
+    a = grade(
+        "What do you need for supervised learning?",
+        "You need a labelled data set.",
+        "a labelled dataset",
+        kps,
+        semantic=False,
+    )
+    assert a.key_points[0].status == "covered"
+
+
+def test_number_words_match_digits_in_the_reference() -> None:
+    ref = "The model has 12 layers and 2 attention heads."
+    q = "Describe the model."
+    spoken = grade(q, ref, "It has twelve layers and two attention heads.", semantic=False)
+    wrong = grade(q, ref, "It has four layers and eight attention heads.", semantic=False)
+    assert spoken.score is not None and wrong.score is not None
+    assert spoken.score > wrong.score
+    assert spoken.key_points[0].status == "covered"
+
+
+def test_paraphrase_beats_unrelated_answer() -> None:
+    q = "What does dropout do during training?"
+    ref = "Dropout randomly zeroes some activations during training, which reduces overfitting."
+    para = grade(
+        q,
+        ref,
+        "It switches off a random subset of neurons on each step so the network cannot memorise the training data.",
+    )
+    other = grade(q, ref, "It makes the learning rate larger at the beginning of each epoch.")
+    assert para.score is not None and other.score is not None
+    assert para.score > other.score + 0.1
+
+
+def test_parroting_the_question_earns_little() -> None:
+    parrot = grade(
+        Q_BPE, REF_BPE, "Byte pair encoding is byte pair encoding, encoding bytes in pairs.", KP_BPE
+    )
+    real = grade(
+        Q_BPE,
+        REF_BPE,
+        "It keeps merging the most frequent adjacent pair into a new token until the vocabulary is big enough.",
+        KP_BPE,
+    )
+    assert parrot.score is not None and real.score is not None
+    assert parrot.score < 0.3
+    assert real.score > parrot.score + 0.3
+
+
+def test_negated_statement_does_not_cover_the_point() -> None:
+    kps = ("A vector store is needed.",)
+    q = "What does a retrieval system require?"
+    yes = grade(q, "A vector store is needed.", "A vector store is needed here.", kps)
+    no = grade(q, "A vector store is needed.", "You do not need a vector store.", kps)
+    assert yes.key_points[0].status == "covered"
+    assert no.key_points[0].status != "covered"
+    assert no.score is not None and yes.score is not None and no.score < yes.score
+
+
+def test_misconception_stated_costs_its_penalty_and_negated_does_not() -> None:
+    q = Question(
+        id="vs",
+        prompt=Q_VS,
+        reference=REF_VS,
+        key_points=(
+            KeyPoint("A vector store is only needed to retrieve outside documents.", 2.0),
+            KeyPoint("Summarising or translating text in the prompt needs no retrieval.", 1.0),
+        ),
+        misconceptions=(
+            Misconception(
+                "Every LLM application needs a vector database.",
+                ("always need a vector database",),
+                "Only retrieval over outside documents needs one.",
+                0.2,
+            ),
+        ),
+    )
+    stated = grade_question(q, "Yes, you always need a vector database for every application.")
+    negated = grade_question(
+        q, "You don't always need a vector database; summarising the prompt needs no retrieval."
+    )
+    assert [m.text for m in stated.misconceptions] == [
+        "Every LLM application needs a vector database."
+    ]
+    ev = stated.misconceptions[0].evidence
+    assert "vector database" in stated.misconceptions[0].evidence.text
+    assert (
+        ev.text
+        == "Yes, you always need a vector database for every application."[ev.start : ev.end]
+    )
+    assert dict(stated.details)["misconception_penalty"] == pytest.approx(0.2)
+    assert negated.misconceptions == ()
+
+
+def test_evidence_offsets_point_at_the_right_words() -> None:
+    answer = "Um, well. It is a subword tokenizer, uh, and it merges the most frequent pairs."
+    a = grade(Q_BPE, REF_BPE, answer, KP_BPE)
+    sub = _kp(a, "It is a subword")
+    merges = _kp(a, "It repeatedly merges")
+    for k in (sub, merges):
+        assert k.evidence is not None
+        assert answer[k.evidence.start : k.evidence.end] == k.evidence.text
+    assert "subword" in sub.evidence.text and "merges" not in sub.evidence.text
+    assert "merges" in merges.evidence.text and "frequent" in merges.evidence.text
+
+
+def test_missed_points_have_no_evidence() -> None:
+    a = grade(Q_BPE, REF_BPE, "It is a subword tokenizer.", KP_BPE)
+    size = _kp(a, "Merging stops")
+    assert size.status == "missed" and size.evidence is None
+
+
+def test_key_points_derived_from_reference_sentences() -> None:
+    a = grade(Q_BPE, REF_BPE, "A subword tokenization method.")
+    assert len(a.key_points) == 2
+    assert a.key_points[0].status == "covered"
+    assert a.key_points[1].status != "covered"
+
+
+def test_grading_is_deterministic_and_round_trips() -> None:
+    answer = "It merges frequent pairs of bytes, like, until the vocab is big enough."
+    a1 = grade(Q_BPE, REF_BPE, answer, KP_BPE)
+    a2 = grade(Q_BPE, REF_BPE, answer, KP_BPE)
+    assert a1 == a2
+    assert Assessment.from_dict(a1.to_dict()) == a1
+    assert 0.0 <= a1.score <= 1.0
+    assert {"recall", "precision", "cosine", "key_points"} <= set(dict(a1.details))
+
+
+def test_too_short_flag() -> None:
+    assert grade(Q_BPE, REF_BPE, "Tokenizer.", KP_BPE).too_short
+    assert not grade(Q_BPE, REF_BPE, REF_BPE, KP_BPE).too_short
+
+
+def test_lexical_mode_needs_no_model() -> None:
+    a = grade(Q_BPE, REF_BPE, REF_BPE, KP_BPE, semantic=False)
+    assert dict(a.details)["semantic"] == 0.0
+    assert a.score is not None and a.score >= 0.9
