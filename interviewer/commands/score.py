@@ -73,7 +73,11 @@ def score_clip(clip, question, *, engine: str, model: str, threads: int, hint: b
     from questions import grade_question
 
     t0 = time.perf_counter()
-    transcriber = make_transcriber(engine=engine, model=model, threads=threads)
+    from interviewer import paths
+
+    transcriber = make_transcriber(
+        engine=engine, model=model, threads=threads, cache_dir=paths.cache_dir()
+    )
     if hasattr(transcriber, "load"):
         transcriber.load(progress=progress)
     t1 = time.perf_counter()
