@@ -41,10 +41,13 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(exc.args[0]) from None
 
     from audio.clip import AudioFileError, read_audio
+    from audio.devices import quiet_fds
     from audio.errors import AudioError
 
     try:
-        clip = read_audio(args.audio)
+        # decoders (libsndfile's MP3 reader) write warnings straight to fd 2
+        with quiet_fds(stdout=False):
+            clip = read_audio(args.audio)
     except AudioFileError as exc:
         raise CommandError(str(exc)) from None
 

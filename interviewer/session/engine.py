@@ -20,6 +20,7 @@ slow ones (ask, stop_answer, transcribe, grade) from thread workers.
     engine.answer_ended(timeout)           -> bool     (recorder stopped by itself: silence/limit)
     engine.stop_answer()                   -> Recording (state "recorded")
     engine.transcribe()                    -> Transcript (state "transcribed"; no-speech -> no grade)
+    engine.partial_transcript()            -> str  (text recognised so far while LISTENING)
     engine.grade(text: str | None = None)  -> Assessment (state "graded"; text overrides the
                                               transcript, e.g. a hand correction -> re-grade)
     engine.submit_typed(text)              -> Assessment (typed answer: creates + grades an attempt)
@@ -31,6 +32,22 @@ slow ones (ask, stop_answer, transcribe, grade) from thread workers.
                                               background grader and move on; see below)
     engine.recover_interrupted()           -> list[Attempt] (rows left in "recording"/"recorded"
                                               by a crash, audio on disk, offered for transcription)
+
+Live transcription: when the recorder streams its audio (a
+``StreamingRecorder`` with a settable ``feed``, as ``audio.recorder.Recorder``),
+a recogniser is available and ``incremental`` is on (the default; the
+constructor argument or a ``Settings.incremental_transcription`` attribute
+turns it off), ``start_answer`` starts an ``audio.incremental.
+IncrementalTranscriber`` with the question's recogniser hint and points the
+recorder's ``feed`` at it: finished stretches of the answer are transcribed
+while the person is still speaking, ``partial_transcript()`` returns the text
+so far (any thread), and ``transcribe()`` only waits for the tail. It falls
+back to transcribing the WAV file when the live transcription failed or
+missed audio (noted in the attempt's ``extra["asr_incremental_failed"]``);
+skip, finish, a failed start and no speech cancel it; ``defer_answer`` hands
+it to the background worker, which finishes the tail there (the work done
+during the answer is not thrown away). Crash recovery always transcribes the
+file.
 
 Additions beyond the contract: ``engine.attempt`` (the current Attempt),
 ``engine.assessment`` (the last grade), ``engine.recover(attempt_id)``
@@ -173,6 +190,18 @@ class _Deferred:
     question: Question
     attempt_id: int
     recording: Recording | None
+    live: Any = None
+    """The answer's ``IncrementalTranscriber`` when one ran: only its tail is
+    left to transcribe."""
+
+
+@dataclass(frozen=True)
+class _Live:
+    """The incremental transcription of the answer being recorded."""
+
+    attempt_id: int
+    transcriber: Any
+    """``audio.incremental.IncrementalTranscriber``"""
 
 
 _ALLOWED: dict[Phase, frozenset[Phase]] = {
@@ -216,6 +245,7 @@ class SessionEngine:
         rng: random.Random | None = None,
         now: Callable[[], datetime] = utc_now,
         scheduler: ReviewScheduler | None = None,
+        incremental: bool | None = None,
     ) -> None:
         self.bank = bank
         self.store = store
@@ -248,6 +278,12 @@ class SessionEngine:
         self._background: BackgroundQueue[_Deferred, GradedAnswer] | None = None
         self.on_graded: Callable[[GradedAnswer], None] | None = None
         """Called on the background worker's thread for each deferred answer."""
+        if incremental is None:
+            incremental = bool(getattr(self.settings, "incremental_transcription", True))
+        self.incremental = incremental
+        """Transcribe while the person speaks (when the recorder can stream
+        its audio and a recogniser is available); else after the answer."""
+        self._live: _Live | None = None
 
     # -- state machine ------------------------------------------------------------
 
@@ -321,6 +357,7 @@ class SessionEngine:
             if self.session is None:
                 raise IllegalTransition("cannot move to the next question before start()")
             self._require("move to the next question", Phase.IDLE, Phase.FEEDBACK)
+            self._drop_live()
             self.index += 1
             self.attempt = None
             self.recording = None
@@ -368,9 +405,11 @@ class SessionEngine:
             self.attempt = attempt
             self._attempts[q.id] = attempt.id
             assert attempt.audio_path is not None
+            self._start_live(q, attempt.id)
             try:
                 self.ports.recorder.start(Path(attempt.audio_path), on_level)
             except AudioError as exc:
+                self._drop_live()
                 self.attempt = self.store.update_attempt(attempt.id, state="failed", error=str(exc))
                 self._attempts.pop(q.id, None)
                 self.attempt = None
@@ -378,6 +417,64 @@ class SessionEngine:
             self._move(Phase.LISTENING, "start an answer", allowed_from=(Phase.ASKING,))
             self._answer_started = self.clock()
             return self.attempt
+
+    def partial_transcript(self) -> str:
+        """The text recognised so far of the answer being recorded (grows a
+        stretch at a time while the person speaks); "" when nothing is
+        recognised yet or the answer is transcribed only after it ends.
+        Safe to call from any thread."""
+        live = self._live
+        if live is None:
+            return ""
+        texts = [s.text.strip() for s in list(live.transcriber.stretches)]
+        return " ".join(t for t in texts if t)
+
+    @property
+    def live_transcriber(self) -> Any:
+        """The ``IncrementalTranscriber`` of the current answer, or None."""
+        live = self._live
+        return None if live is None else live.transcriber
+
+    def _start_live(self, q: Question, attempt_id: int) -> None:
+        """Start transcribing the answer while it is recorded, when the
+        recorder streams its blocks (``StreamingRecorder``) and a recogniser
+        is available; otherwise the answer is transcribed after it ends."""
+        self._drop_live()
+        recorder, transcriber = self.ports.recorder, self.ports.transcriber
+        if not self.incremental or transcriber is None or not hasattr(recorder, "feed"):
+            return
+        try:
+            from audio.incremental import IncrementalTranscriber
+
+            live = IncrementalTranscriber(transcriber, q.recogniser_hint())
+        except Exception:
+            return  # the batch path still works
+        recorder.feed = live.feed  # type: ignore[union-attr]
+        self._live = _Live(attempt_id, live)
+
+    def _detach_feed(self) -> None:
+        recorder = self.ports.recorder
+        if self._live is not None and recorder is not None and hasattr(recorder, "feed"):
+            recorder.feed = None  # type: ignore[union-attr]
+
+    def _take_live(self, attempt_id: int) -> Any:
+        """Hand over the incremental transcriber of ``attempt_id`` (None when
+        none ran for it)."""
+        self._detach_feed()
+        live, self._live = self._live, None
+        if live is None:
+            return None
+        if live.attempt_id != attempt_id:
+            _cancel_live(live.transcriber)
+            return None
+        return live.transcriber
+
+    def _drop_live(self) -> None:
+        """Stop the incremental transcription of the current answer, if any."""
+        self._detach_feed()
+        live, self._live = self._live, None
+        if live is not None:
+            _cancel_live(live.transcriber)
 
     def answer_ended(self, timeout: float | None = None) -> bool:
         """True when the answer is over by itself: the recorder stopped
@@ -403,9 +500,13 @@ class SessionEngine:
             try:
                 rec = self.ports.recorder.stop()
             except AudioError as exc:
+                self._drop_live()
                 self.attempt = self.store.update_attempt(self.attempt.id, state="recorded", error=str(exc))
                 self.phase = Phase.FEEDBACK
                 raise
+            self._detach_feed()
+            if not rec.speech_detected:
+                self._drop_live()  # nothing to transcribe
             _private_file(rec.path)
             limit = self.time_limit_s
             timed_out = limit is not None and elapsed >= limit
@@ -432,11 +533,14 @@ class SessionEngine:
     def transcribe(self) -> Transcript:
         """Transcribe the recorded answer (state "transcribed"); phase
         GRADING. No speech gives an empty transcript and no grade."""
-        self._require("transcribe", Phase.TRANSCRIBING)
-        q = self._question()
-        assert self.attempt is not None and self.recording is not None
-        transcript, delivery, extra = _transcribe(
-            self.ports.transcriber, q, Path(self.recording.path), self.recording
+        with self._lock:
+            self._require("transcribe", Phase.TRANSCRIBING)
+            q = self._question()
+            assert self.attempt is not None and self.recording is not None
+            live = self._take_live(self.attempt.id)
+            recording = self.recording
+        transcript, delivery, extra = _transcribe_answer(
+            self.ports.transcriber, q, recording, live
         )
         with self._lock:
             if self.phase != Phase.TRANSCRIBING or self.attempt is None:
@@ -574,6 +678,7 @@ class SessionEngine:
                 raise IllegalTransition("cannot finish a session that never started")
             if self.phase in (Phase.LISTENING, Phase.ASKING):
                 self._close_open_attempt("skipped")
+            self._drop_live()
             self.phase = Phase.DONE
         ungraded: tuple[int, ...] = ()
         background = self._background
@@ -611,13 +716,14 @@ class SessionEngine:
             q = self._question()
             assert self.attempt is not None
             attempt_id = self.attempt.id
+            live = self._take_live(attempt_id)
             self._deferred.add(attempt_id)
             self._in_flight.add(attempt_id)
             if self._background is None:
                 self._background = BackgroundQueue(
                     self._grade_deferred, self._graded, name="interviewer-grading"
                 )
-            self._background.submit(_Deferred(q, attempt_id, self.recording))
+            self._background.submit(_Deferred(q, attempt_id, self.recording, live))
             self._move(Phase.FEEDBACK, "hand off the answer", allowed_from=(Phase.TRANSCRIBING,))
             return attempt_id
 
@@ -629,10 +735,12 @@ class SessionEngine:
         background = self._background
         if background is None:
             return []
-        dropped = [job.attempt_id for job in background.close()]
-        for attempt_id in dropped:
-            self._in_flight.discard(attempt_id)
-        return dropped
+        jobs = background.close()
+        for job in jobs:
+            self._in_flight.discard(job.attempt_id)
+            if job.live is not None:
+                _cancel_live(job.live)
+        return [job.attempt_id for job in jobs]
 
     def pending(self) -> int:
         """Deferred answers not graded yet."""
@@ -662,6 +770,8 @@ class SessionEngine:
         from interviewer.session.recovery import complete_attempt
 
         try:
+            if job.live is not None and job.recording is not None:
+                self._store_live_transcript(job)
             attempt = self.store.get_attempt(job.attempt_id)
             graded, assessment = complete_attempt(
                 self.store, job.question, self.ports.transcriber, self.ports.grader, attempt,
@@ -684,6 +794,29 @@ class SessionEngine:
             transcript=graded.transcript or "",
             assessment=assessment,
             attempt=graded,
+        )
+
+    def _store_live_transcript(self, job: _Deferred) -> None:
+        """Finish a deferred answer's incremental transcription (only its
+        tail is left) and keep it ("transcribed"); when it failed the attempt
+        stays "recorded" and is transcribed from its file."""
+        assert job.recording is not None
+        transcript, reason = _finish_live(job.live, job.recording)
+        attempt = self.store.get_attempt(job.attempt_id)
+        if transcript is None:
+            self.store.update_attempt(
+                job.attempt_id, extra={**attempt.extra, "asr_incremental_failed": reason}
+            )
+            return
+        delivery, extra = _describe(transcript, job.recording.duration_s, job.recording, job.live)
+        self.store.update_attempt(
+            job.attempt_id,
+            state="transcribed",
+            duration_s=attempt.duration_s or job.recording.duration_s,
+            transcript=transcript.text,
+            delivery=delivery,
+            extra={**attempt.extra, **extra, "no_speech": not transcript.text.strip(),
+                   "background": True},
         )
 
     def _graded(self, graded: GradedAnswer) -> None:
@@ -740,6 +873,7 @@ class SessionEngine:
                 _private_file(rec.path)
             except AudioError:
                 pass
+        self._drop_live()
         if self.attempt is not None and self.attempt.state not in ("graded", "skipped", "failed"):
             self.attempt = self.store.update_attempt(self.attempt.id, state=state)
 
@@ -825,21 +959,96 @@ def _transcribe(
 
     clip = read_audio(wav)
     transcript = transcriber.transcribe(clip, hint=q.recogniser_hint())
-    extra = {
-        "asr": {
-            "engine": transcript.engine,
-            "model": transcript.model,
-            "elapsed_s": round(transcript.elapsed_s, 3),
-            "rejected": list(transcript.rejected),
-        }
+    delivery, extra = _describe(transcript, clip.duration_s, recording)
+    return transcript, delivery, extra
+
+
+LIVE_COVERAGE_TOLERANCE_S = 0.25
+"""The incremental transcriber must have heard the whole recording (to this
+much): otherwise blocks were lost and the file is transcribed instead."""
+
+
+def _transcribe_answer(
+    transcriber: Transcriber | None,
+    q: Question,
+    recording: Recording,
+    live: Any,
+) -> tuple[Transcript, dict | None, dict]:
+    """The answer's transcript: from its incremental transcriber when one
+    ran (only the tail is left), else (or when that failed) from the file."""
+    reason = None
+    if live is not None and recording.speech_detected:
+        transcript, reason = _finish_live(live, recording)
+        if transcript is not None:
+            delivery, extra = _describe(transcript, recording.duration_s, recording, live)
+            return transcript, delivery, extra
+    elif live is not None:
+        _cancel_live(live)
+    transcript, delivery, extra = _transcribe(transcriber, q, Path(recording.path), recording)
+    if reason is not None:
+        extra["asr_incremental_failed"] = reason
+    return transcript, delivery, extra
+
+
+def _finish_live(live: Any, recording: Recording) -> tuple[Transcript | None, str | None]:
+    """Finish an incremental transcription: (transcript, None), or (None,
+    why it cannot be used) after cancelling it."""
+    lost = int(recording.extra.get("feed_errors", 0) or 0)
+    if lost:
+        _cancel_live(live)
+        return None, f"{lost} audio blocks did not reach the live transcription"
+    try:
+        transcript = live.finish()
+    except Exception as exc:
+        lines = str(exc).strip().splitlines()
+        return None, f"live transcription failed: {lines[0] if lines else type(exc).__name__}"
+    if abs(transcript.duration_s - recording.duration_s) > LIVE_COVERAGE_TOLERANCE_S:
+        return None, (
+            f"live transcription heard {transcript.duration_s:.2f} s "
+            f"of a {recording.duration_s:.2f} s recording"
+        )
+    return transcript, None
+
+
+def _describe(
+    transcript: Transcript, duration_s: float, recording: Recording | None, live: Any = None
+) -> tuple[dict | None, dict]:
+    """Delivery metrics and the ``extra`` notes of a transcript (``live``:
+    the incremental transcriber that produced it)."""
+    asr: dict[str, Any] = {
+        "engine": transcript.engine,
+        "model": transcript.model,
+        "elapsed_s": round(transcript.elapsed_s, 3),
+        "rejected": list(transcript.rejected),
     }
+    if live is not None:
+        stretches = list(live.stretches)
+        asr["incremental"] = {
+            "stretches": len(stretches),
+            "during_answer_s": round(sum(s.elapsed_s for s in stretches if not s.final), 3),
+            "after_answer_s": round(transcript.elapsed_s, 3),
+        }
+    extra: dict[str, Any] = {"asr": asr}
     delivery = None
     if transcript.text.strip():
         pauses = list(recording.pauses) if recording is not None else None
-        delivery, note = compute_delivery(transcript, clip.duration_s, pauses)
+        delivery, note = compute_delivery(transcript, duration_s, pauses)
         if note:
             extra["delivery_error"] = note
-    return transcript, delivery, extra
+    return delivery, extra
+
+
+def _cancel_live(live: Any) -> None:
+    """Stop an incremental transcriber without waiting for the stretch it
+    may be transcribing (that finishes on its own thread, then it ends)."""
+
+    def cancel() -> None:
+        try:
+            live.cancel()
+        except Exception:
+            pass
+
+    threading.Thread(target=cancel, name="incremental-cancel", daemon=True).start()
 
 
 def compute_delivery(

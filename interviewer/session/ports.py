@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from audio.clip import AudioClip
 from audio.results import Recording, Transcript
@@ -36,6 +36,17 @@ class Recorder(Protocol):
     def wait(self, timeout: float | None = None) -> bool:
         """Block until recording ended by itself (silence, limit, device lost)
         or ``timeout``; True when it ended."""
+
+
+class StreamingRecorder(Recorder, Protocol):
+    """A recorder that also hands every block of 16 kHz mono float32 samples
+    to ``feed`` while recording (on its own thread; a slow or failing feed
+    must not disturb the recording). The engine sets ``feed`` before
+    ``start`` and clears it after ``stop``, to transcribe while the person is
+    still speaking. Recorders without the attribute are used as plain
+    ``Recorder`` s (the answer is transcribed after it ends)."""
+
+    feed: Callable[[Any], None] | None
 
 
 class Transcriber(Protocol):

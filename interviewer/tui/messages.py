@@ -103,6 +103,18 @@ class AnswerRecorded(Message):
 
 
 @dataclass
+class TranscriptUpdated(Message):
+    """More of the answer was recognised while it is still being spoken;
+    ``text`` is everything recognised so far. Bursts coalesce to the newest."""
+
+    question_id: str
+    text: str
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, TranscriptUpdated)
+
+
+@dataclass
 class TranscriptReady(Message):
     """The recogniser returned the answer's text."""
 

@@ -9,6 +9,11 @@ Rapid-fire rounds hand each spoken answer to the engine's background grader
 the top bar counts the answers still being graded, and the round summary
 waits (with a progress bar) until the last one is graded. Practice shows
 feedback after each answer.
+
+While the person speaks, the engine transcribes finished stretches of the
+answer; the listening worker posts ``TranscriptUpdated`` whenever the text so
+far grows and the screen shows it dimmed, so the "transcribing" state after
+the answer only covers its last few seconds.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from interviewer.tui.messages import (
     SessionFinished,
     SessionStarted,
     TranscriptReady,
+    TranscriptUpdated,
 )
 from interviewer.tui.screens.base import ReportsWorkerErrors
 from interviewer.tui.widgets.countdown import Countdown
@@ -233,9 +239,11 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
                 self.post_message(MicrophoneMissing(str(exc)))
                 return
             self.post_message(AnswerStarted(attempt.id))
+            shown = ""
             while not self._stop.is_set():
                 if engine.answer_ended(0.1) or self._stop.wait(0.02):
                     break  # the short wait keeps a recorder that never blocks from spinning
+                shown = self._post_partial(question, shown)
             if self._skip_requested:
                 self._skip_locked()
                 return
@@ -261,6 +269,16 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
             self.post_message(TranscriptReady(question.id, transcript.text, transcript.elapsed_s))
             assessment = engine.grade()
             self.post_message(self._scored(question, transcript.text, assessment, typed=False))
+
+    def _post_partial(self, question: Any, shown: str) -> str:
+        """On the listening worker: post what the recogniser has heard so far
+        when it grew (the engine transcribes while the person speaks)."""
+        partial = getattr(self.engine, "partial_transcript", None)
+        text = partial() if partial is not None else ""
+        if text and text != shown:
+            self.post_message(TranscriptUpdated(question.id, text))
+            return text
+        return shown
 
     @work(thread=True, exclusive=True, group="iv-answer", exit_on_error=False)
     def submit(self, text: str) -> None:
@@ -387,6 +405,19 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
         if message.error:
             self.notify(message.error, severity="warning", timeout=6)
         self.state = "transcribing"
+
+    def on_transcript_updated(self, message: TranscriptUpdated) -> None:
+        self._record(message)
+        current = self.engine.current if self.engine is not None else None
+        if current is None or current.id != message.question_id:
+            return  # a late update of an answer already handed on
+        if self.state not in ("listening", "transcribing"):
+            return
+        from rich.text import Text
+
+        self.query_one("#iv-transcript", TranscriptView).update(
+            Text(message.text + " …", style="dim")
+        )
 
     def on_transcript_ready(self, message: TranscriptReady) -> None:
         self._record(message)

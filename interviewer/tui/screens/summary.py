@@ -84,7 +84,10 @@ class SummaryScreen(ReportsWorkerErrors, Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
+        tables = self.query(DataTable)
+        if not tables:  # the app is closing while this screen mounts
+            return
+        table = tables.first()
         table.add_columns("#", "question", "score", "time", "result")
         for i, row in enumerate(summary_rows(self.summary, self.results), 1):
             table.add_row(str(i), *row)
