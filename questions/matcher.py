@@ -36,7 +36,7 @@ from questions.assessment import Assessment, Evidence, KeyPointResult, Misconcep
 from questions.model import KeyPoint, Misconception, Question
 
 # --- a few general constants (tuned by question groups on development data) ---
-COS_FLOOR = 0.30
+COS_FLOOR = 0.33
 """Contextual cosine at or below which two words count as unrelated."""
 COS_CEIL = 0.85
 """Contextual cosine at or above which two words count as the same idea."""
@@ -63,6 +63,9 @@ RECALL_BETA = 2.0
 SCORE_LOW, SCORE_HIGH = 0.2, 0.75
 """Raw score mapped linearly to 0..1 between these (a faithful paraphrase reaches about 0.75)."""
 TOO_SHORT_WORDS = 12
+EMBED_STOPWORDS = True
+"""Whether function words are given to the embedding model (see _embed_view;
+leaving them out halves the forward pass but cost about 0.04 Mohler r)."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,7 @@ def _rarity(word: str) -> float:
     return 0.35 + 0.65 * min(1.0, max(0.0, x))
 
 
+@lru_cache(maxsize=1024)
 def _question_stems(question: str) -> frozenset[str]:
     return frozenset(t.stem for t in nz.tokens(question) if not t.is_stop)
 
@@ -159,8 +163,114 @@ def _unit(text: str, question: str) -> _Unit:
     )
 
 
-def _prepare_answer(answer: str, question: str, semantic: bool) -> _Answer:
-    toks = tuple(nz.tokens(answer))
+@dataclass(frozen=True)
+class _Rubric:
+    """Everything about a question's rubric that does not depend on the answer:
+    its texts prepared as units, their content words indexed for lexical
+    matching and (with the model) their contextual word vectors stacked in
+    one matrix, all computed once per question in one forward pass."""
+
+    question: str
+    units: dict[str, _Unit]
+    vocab: tuple[str, ...]
+    """Distinct content words of all units."""
+    index: nz.LexicalIndex
+    word_ids: dict[str, np.ndarray]
+    """Per unit text: the vocab index of each content word."""
+    rows: dict[str, slice]
+    """Per unit text: its rows in ``vectors``."""
+    vectors: np.ndarray | None
+    sentences: dict[str, np.ndarray]
+
+
+_RUBRIC_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=256)
+def _rubric(question: str, texts: tuple[str, ...], semantic: bool) -> _Rubric:
+    units = {t: _unit(t, question) for t in dict.fromkeys(texts)}
+    vocab: dict[str, int] = {}
+    word_ids: dict[str, np.ndarray] = {}
+    for t, u in units.items():
+        ids = [vocab.setdefault(u.words[i], len(vocab)) for i in u.content]
+        word_ids[t] = np.asarray(ids, np.intp)
+    rows: dict[str, slice] = {}
+    vectors = None
+    sentences: dict[str, np.ndarray] = {}
+    if semantic:
+        from questions.semantic import embed_batch
+
+        views = [_embed_view(u.words, u.content) for u in units.values()]
+        with _RUBRIC_LOCK:
+            embedded = embed_batch([v[0] for v in views])
+        blocks = []
+        start = 0
+        for (t, _u), wv, (_, pos) in zip(units.items(), embedded, views, strict=True):
+            block = wv.vectors[list(pos)]
+            blocks.append(block)
+            rows[t] = slice(start, start + len(block))
+            start += len(block)
+            sentences[t] = wv.sentence
+        vectors = np.ascontiguousarray(np.concatenate(blocks, axis=0), np.float32)
+    return _Rubric(
+        question=question,
+        units=units,
+        vocab=tuple(vocab),
+        index=nz.LexicalIndex(tuple(vocab)),
+        word_ids=word_ids,
+        rows=rows,
+        vectors=vectors,
+        sentences=sentences,
+    )
+
+
+def _embed_view(
+    words: tuple[str, ...], content: tuple[int, ...]
+) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The words given to the embedding model and where the content words sit
+    among them. Without EMBED_STOPWORDS the function words are left out: the
+    model then reads a keyword sequence (about half as many word pieces, so
+    twice as fast) and the content words are embedded in each other's context."""
+    if EMBED_STOPWORDS:
+        return words, content
+    keep = [i for i, w in enumerate(words) if w not in nz.STOPWORDS]
+    at = {i: j for j, i in enumerate(keep)}
+    return tuple(words[i] for i in keep), tuple(at[i] for i in content)
+
+
+@lru_cache(maxsize=1024)
+def _word_count(text: str) -> int:
+    return len(nz.tokens(text))
+
+
+def _rejoin(
+    toks: tuple[nz.Token, ...], vocab: frozenset[str]
+) -> tuple[tuple[str, ...], list[int]]:
+    """The answer's words for the embedding model, with a word the recogniser
+    split in two ("vocab ulary", "sub word") glued back when the glued form is
+    a rubric word; ``at[i]`` is the position of token ``i`` in that sequence."""
+    words: list[str] = []
+    at: list[int] = []
+    i = 0
+    while i < len(toks):
+        if i + 1 < len(toks) and toks[i].norm + toks[i + 1].norm in vocab:
+            words.append(toks[i].norm + toks[i + 1].norm)
+            at.extend((len(words) - 1, len(words) - 1))
+            i += 2
+            continue
+        words.append(toks[i].norm)
+        at.append(len(words) - 1)
+        i += 1
+    return tuple(words), at
+
+
+def _prepare_answer(
+    answer: str,
+    question: str,
+    semantic: bool,
+    toks: tuple[nz.Token, ...],
+    vocab: frozenset[str] = frozenset(),
+) -> _Answer:
     qstems = _question_stems(question)
     neg = nz.negated_positions(list(toks))
     content = tuple(i for i, t in enumerate(toks) if not t.is_stop and not t.is_negation)
@@ -168,8 +278,11 @@ def _prepare_answer(answer: str, question: str, semantic: bool) -> _Answer:
     if semantic and toks:
         from questions.semantic import embed_words
 
-        wv = embed_words([t.norm for t in toks])
-        vectors = wv.vectors[list(content)] if content else wv.vectors[:0]
+        words, at = _rejoin(toks, vocab)
+        seq, pos = _embed_view(words, tuple(sorted({at[i] for i in content})))
+        row = dict(zip(sorted({at[i] for i in content}), pos, strict=True))
+        wv = embed_words(seq)
+        vectors = wv.vectors[[row[at[i]] for i in content]]
         sentence = wv.sentence
     return _Answer(
         text=answer,
@@ -183,54 +296,64 @@ def _prepare_answer(answer: str, question: str, semantic: bool) -> _Answer:
     )
 
 
-def _unit_vectors(u: _Unit) -> tuple[np.ndarray, np.ndarray]:
-    from questions.semantic import embed_words
+class _Context:
+    """One answer against one rubric: the word-similarity matrices, computed
+    once (lexical through the rubric's word index, semantic as one matrix
+    product) and sliced per rubric text."""
 
-    wv = embed_words(u.words, cache=True)
-    return wv.vectors[list(u.content)], wv.sentence
+    def __init__(self, rub: _Rubric, a: _Answer, semantic: bool) -> None:
+        self.rub = rub
+        self.a = a
+        n = len(a.content)
+        awords = [a.toks[i].norm for i in a.content]
+        distinct = list(dict.fromkeys(awords))
+        col_of = {w: j for j, w in enumerate(distinct)}
+        lex = np.zeros((len(rub.vocab), len(distinct)), np.float32)
+        for j, pairs in enumerate(rub.index.matrix(distinct)):
+            for v, sim in pairs:
+                lex[v, j] = sim
+        self.lex = lex[:, [col_of[w] for w in awords]] if n else lex[:, :0]
+        self.awords = awords
+        self.aidx = {w: c for c, w in enumerate(awords)}
+        self.sem = None
+        if semantic and a.vectors is not None and rub.vectors is not None and n:
+            cos = rub.vectors @ a.vectors.T
+            sem = np.clip((cos - COS_FLOOR) / (COS_CEIL - COS_FLOOR), 0.0, 1.0)
+            parrot = np.asarray(a.parrot, bool)
+            if parrot.any():
+                sem[:, parrot] *= PARROT_FACTOR
+            self.sem = sem.astype(np.float32, copy=False)
+        self.neg = np.asarray(a.negated, bool)
+        self._sims: dict[str, np.ndarray] = {}
 
+    def similarity(self, text: str) -> np.ndarray:
+        """Matrix (unit content words x answer content words) of word similarity."""
+        hit = self._sims.get(text)
+        if hit is not None:
+            return hit
+        u = self.rub.units[text]
+        a = self.a
+        sim = self.lex[self.rub.word_ids[text]]
+        if len(u.content) and len(a.content):
+            # split / merged compounds in either direction
+            for glued, r0, r1 in u.joined:
+                c = self.aidx.get(glued)
+                if c is not None:
+                    sim[r0, c] = sim[r1, c] = 1.0
+            ujoin = {u.words[i]: r for r, i in enumerate(u.content)}
+            for c, (i, j) in enumerate(zip(a.content, a.content[1:], strict=False)):
+                if j == i + 1:
+                    r = ujoin.get(a.toks[i].norm + a.toks[j].norm)
+                    if r is not None:
+                        sim[r, c] = sim[r, c + 1] = 1.0
+            if self.sem is not None:
+                sim = np.maximum(sim, self.sem[self.rub.rows[text]])
+        self._sims[text] = sim
+        return sim
 
-def _similarity(u: _Unit, a: _Answer, semantic: bool) -> np.ndarray:
-    """Matrix (unit content words x answer content words) of word similarity."""
-    k, n = len(u.content), len(a.content)
-    lex = np.zeros((k, n), np.float32)
-    if k == 0 or n == 0:
-        return lex
-    awords = [a.toks[i].norm for i in a.content]
-    uwords = [u.words[i] for i in u.content]
-    for r, uw in enumerate(uwords):
-        for c, aw in enumerate(awords):
-            if uw[0] == aw[0] or abs(len(uw) - len(aw)) <= 2:
-                s = nz.word_similarity(uw, aw)
-                if s:
-                    lex[r, c] = s
-    # split / merged compounds in either direction
-    aidx = {w: c for c, w in enumerate(awords)}
-    for glued, r0, r1 in u.joined:
-        c = aidx.get(glued)
-        if c is not None:
-            lex[r0, c] = lex[r1, c] = 1.0
-    ujoin = {w: r for r, w in enumerate(uwords)}
-    for c, (i, j) in enumerate(zip(a.content, a.content[1:], strict=False)):
-        if j == i + 1:
-            r = ujoin.get(a.toks[i].norm + a.toks[j].norm)
-            if r is not None:
-                lex[r, c] = lex[r, c + 1] = 1.0
-    if semantic and a.vectors is not None:
-        uv, _ = _unit_vectors(u)
-        cos = uv @ a.vectors.T
-        sem = np.clip((cos - COS_FLOOR) / (COS_CEIL - COS_FLOOR), 0.0, 1.0)
-        parrot = np.asarray(a.parrot, bool)
-        if parrot.any():
-            sem[:, parrot] *= PARROT_FACTOR
-        lex = np.maximum(lex, sem.astype(np.float32))
-    return lex
-
-
-def _polarity_mask(u: _Unit, a: _Answer) -> np.ndarray:
-    un = np.asarray(u.negated, bool)[:, None]
-    an = np.asarray(a.negated, bool)[None, :]
-    return un != an
+    def polarity_flip(self, text: str) -> np.ndarray:
+        un = np.asarray(self.rub.units[text].negated, bool)[:, None]
+        return un != self.neg[None, :]
 
 
 @dataclass(frozen=True)
@@ -240,8 +363,9 @@ class _Match:
     contradicted: bool
 
 
-def _match_unit(u: _Unit, a: _Answer, semantic: bool) -> _Match:
+def _match_unit(ctx: _Context, text: str) -> _Match:
     """Best window of the answer for one rubric text, with polarity check."""
+    u, a = ctx.rub.units[text], ctx.a
     k, n = len(u.content), len(a.content)
     if k == 0 or n == 0:
         return _Match(0.0, None, False)
@@ -249,46 +373,51 @@ def _match_unit(u: _Unit, a: _Answer, semantic: bool) -> _Match:
     if w.sum() <= 0:
         return _Match(0.0, None, False)
     w = w / w.sum()
-    sim = _similarity(u, a, semantic)
-    flip = _polarity_mask(u, a)
+    sim = ctx.similarity(text)
+    flip = ctx.polarity_flip(text)
     width = min(n, max(6, 2 * k + 2))
-    best = (-1.0, 0, False)
-    for s in range(0, n - width + 1):
-        block = sim[:, s : s + width]
-        arg = block.argmax(axis=1)
-        vals = block[np.arange(k), arg]
-        cov = float((vals * w).sum())
-        bad = flip[np.arange(k), s + arg] & (vals >= 0.6) & (w >= 0.5 / k)
-        contradicted = bool(bad.any())
-        if contradicted:
-            cov *= CONTRADICTION_FACTOR
-        if cov > best[0] + 1e-9:
-            best = (cov, s, contradicted)
-    cov, s, contradicted = best
-    block = sim[:, s : s + width]
-    arg = block.argmax(axis=1)
-    vals = block[np.arange(k), arg]
-    hit = sorted({int(s + c) for c, v in zip(arg, vals, strict=True) if v >= 0.5})
+    win = np.lib.stride_tricks.sliding_window_view(sim, width, axis=1)  # k x S x width
+    arg = win.argmax(axis=2)
+    vals = np.take_along_axis(win, arg[..., None], axis=2)[..., 0]
+    cov = (vals * w[:, None]).sum(axis=0)
+    pos = arg + np.arange(arg.shape[1])[None, :]
+    bad = flip[np.arange(k)[:, None], pos] & (vals >= 0.6) & (w[:, None] >= 0.5 / k)
+    contradicted = bad.any(axis=0)
+    cov = np.where(contradicted, cov * CONTRADICTION_FACTOR, cov)
+    s = int(np.argmax(cov))
+    hit = sorted({int(p) for p, v in zip(pos[:, s], vals[:, s], strict=True) if v >= 0.5})
     evidence = None
     if hit:
         first = a.toks[a.content[hit[0]]]
         last = a.toks[a.content[hit[-1]]]
         evidence = Evidence(a.text[first.start : last.end], first.start, last.end)
-    return _Match(max(0.0, min(1.0, cov)), evidence, contradicted)
+    return _Match(max(0.0, min(1.0, float(cov[s]))), evidence, bool(contradicted[s]))
 
 
-def _alignment(u: _Unit, a: _Answer, semantic: bool) -> tuple[float, float]:
+def _alignment(ctx: _Context, text: str) -> tuple[float, float]:
     """Whole-answer (recall, precision) of the reference against the answer."""
+    u, a = ctx.rub.units[text], ctx.a
     k, n = len(u.content), len(a.content)
     if k == 0 or n == 0:
         return 0.0, 0.0
-    sim = _similarity(u, a, semantic)
-    sim = np.where(_polarity_mask(u, a), sim * 0.5, sim)
+    sim = ctx.similarity(text)
+    sim = np.where(ctx.polarity_flip(text), sim * 0.5, sim)
     w = np.asarray(u.weights, np.float32)
     recall = float((sim.max(axis=1) * w).sum() / max(w.sum(), 1e-9))
     aw = np.asarray(a.weights, np.float32) * np.where(np.asarray(a.parrot), QUESTION_WEIGHT, 1.0)
     precision = float((sim.max(axis=0) * aw).sum() / max(aw.sum(), 1e-9))
     return recall, precision
+
+
+def _exact_recall(ctx: _Context, text: str) -> float:
+    """Share of the reference's (weighted) content words said with the same
+    word or a lexical variant, in the same polarity (no embeddings)."""
+    u, a = ctx.rub.units[text], ctx.a
+    if not u.content or not a.content:
+        return 0.0
+    lex = np.where(ctx.polarity_flip(text), 0.0, ctx.lex[ctx.rub.word_ids[text]])
+    w = np.asarray(u.weights, np.float32)
+    return float((lex.max(axis=1) * w).sum() / max(w.sum(), 1e-9))
 
 
 def _ramp(x: float, lo: float, hi: float) -> float:
@@ -299,6 +428,7 @@ def _as_keypoint(k: str | KeyPoint) -> KeyPoint:
     return k if isinstance(k, KeyPoint) else KeyPoint(text=str(k))
 
 
+@lru_cache(maxsize=1024)
 def derive_key_points(reference: str) -> tuple[KeyPoint, ...]:
     """Split a reference into sentence/clause key points (used when none are given)."""
     import re
@@ -314,6 +444,30 @@ def derive_key_points(reference: str) -> tuple[KeyPoint, ...]:
     return tuple(KeyPoint(text=p) for p in points) or (
         (KeyPoint(text=reference),) if reference and reference.strip() else ()
     )
+
+
+def _rubric_texts(
+    reference: str, key_points: Sequence[KeyPoint], misconceptions: Sequence[Misconception]
+) -> tuple[str, ...]:
+    texts = [reference]
+    for kp in key_points:
+        texts.extend((kp.text, *kp.phrasings))
+    for mc in misconceptions:
+        texts.extend((mc.text, *mc.phrasings))
+    return tuple(dict.fromkeys(texts))
+
+
+def prepare(q: Question, *, semantic: bool | None = None) -> None:
+    """Prepare a bank question's rubric now (tokens, word index, embeddings in
+    one forward pass), e.g. while the question is being read aloud, so that
+    the first grade of it is as fast as the next ones."""
+    sem = _semantic_on(semantic)
+    kps = q.key_points or derive_key_points(q.reference)
+    _rubric(_question_text(q), _rubric_texts(q.reference, kps, q.misconceptions), sem)
+
+
+def _question_text(q: Question) -> str:
+    return q.prompt + " " + (q.spoken or "")
 
 
 def _semantic_on(semantic: bool | None) -> bool:
@@ -342,16 +496,17 @@ def _grade(
             no_speech=True,
         )
     sem = _semantic_on(semantic)
-    a = _prepare_answer(answer, question, sem)
+    ref_text = reference or " ".join(k.text for k in key_points)
+    rub = _rubric(question, _rubric_texts(ref_text, key_points, misconceptions), sem)
+    a = _prepare_answer(answer, question, sem, tuple(a_toks), frozenset(rub.vocab))
+    ctx = _Context(rub, a, sem)
 
     # key points
     results: list[KeyPointResult] = []
     kp_credits: list[tuple[float, float]] = []
     for kp in key_points:
-        units = [_unit(kp.text, question)] + [
-            u for u in (_unit(p, question) for p in kp.phrasings) if _informative(u)
-        ]
-        best = max((_match_unit(u, a, sem) for u in units), key=lambda m: m.similarity)
+        texts = [kp.text] + [p for p in kp.phrasings if _informative(rub.units[p])]
+        best = max((_match_unit(ctx, t) for t in texts), key=lambda m: m.similarity)
         simv = round(best.similarity, 4)
         status = "covered" if simv >= COVERED_AT else "partial" if simv >= PARTIAL_AT else "missed"
         results.append(
@@ -374,18 +529,17 @@ def _grade(
     )
 
     # whole answer against the reference
-    ref = _unit(reference or " ".join(k.text for k in key_points), question)
-    recall, precision = _alignment(ref, a, sem)
+    recall, precision = _alignment(ctx, ref_text)
+    exact = _exact_recall(ctx, ref_text)
     cosine = 0.0
     if sem and a.sentence is not None:
-        _, rs = _unit_vectors(ref)
-        cosine = float(rs @ a.sentence)
+        cosine = float(rub.sentences[ref_text] @ a.sentence)
 
     # misconceptions
     found: list[MisconceptionResult] = []
     for mc in misconceptions:
-        units = [u for u in [_unit(mc.text, question)] + [_unit(p, question) for p in mc.phrasings]]
-        matches = [_match_unit(u, a, sem) for u in units if _informative(u)]
+        texts = [mc.text, *mc.phrasings]
+        matches = [_match_unit(ctx, t) for t in texts if _informative(rub.units[t])]
         hits = [m for m in matches if m.similarity >= MISCONCEPTION_AT and m.evidence]
         if hits:
             m = max(hits, key=lambda x: x.similarity)
@@ -405,13 +559,14 @@ def _grade(
     raw = (1 - MIX_COSINE) * f_beta + MIX_COSINE * max(0.0, cosine) if sem else f_beta
     score = max(0.0, min(1.0, _ramp(raw, SCORE_LOW, SCORE_HIGH) - penalty))
     n_words = len(a_toks)
-    ref_words = len(nz.tokens(reference)) if reference else 0
+    ref_words = _word_count(reference) if reference else 0
     too_short = n_words < min(TOO_SHORT_WORDS, max(3, ref_words // 4))
     off_topic = recall < 0.2 and (cosine < 0.25 if sem else True)
     details = (
         ("f_beta", round(f_beta, 4)),
         ("raw", round(raw, 4)),
         ("cosine", round(cosine, 4)),
+        ("exact_recall", round(exact, 4)),
         ("key_points", round(kp_credit, 4)),
         ("kp_similarity", round(kp_sim, 4)),
         ("misconception_penalty", round(penalty, 4)),
@@ -454,7 +609,7 @@ def grade(
 def grade_question(q: Question, answer: str, *, semantic: bool | None = None) -> Assessment:
     """Grade ``answer`` against a bank question's full rubric."""
     return _grade(
-        q.prompt + " " + (q.spoken or ""),
+        _question_text(q),
         q.reference,
         answer,
         q.key_points or derive_key_points(q.reference),

@@ -244,6 +244,8 @@ def stem(word: str) -> str:
         w = w[:-1]
     if w.endswith("ise"):
         w = w[:-3] + "ize"
+    elif w.endswith("iser"):
+        w = w[:-4] + "izer"
     if len(w) > 4 and w.endswith("e"):
         w = w[:-1]
     return w
@@ -287,7 +289,8 @@ def word_similarity(a: str, b: str) -> float:
     """Lexical similarity of two normalised words in [0, 1].
 
     1 for the same word, 0.95 for the same stem, 0.85 for sound-alikes of four
-    letters or more, 0.8 for near spellings of five letters or more; else 0."""
+    letters or more, 0.8 for near spellings or derivations of one root (five
+    letters or more); else 0."""
     if a == b:
         return 1.0
     if a.isdigit() or b.isdigit():
@@ -301,7 +304,84 @@ def word_similarity(a: str, b: str) -> float:
         d = _levenshtein(a, b)
         if d <= (1 if min(la, lb) < 8 else 2):
             return 0.8
+    if min(la, lb) >= 5 and root(a) == root(b):
+        return DERIVED
     return 0.0
+
+
+DERIVED = 0.8
+"""Similarity of two derivations of one root ("tokenizer" / "tokenization")."""
+
+_DERIVATIONAL = ("izer", "iser", "izat", "iz", "er", "or", "at")
+
+
+@lru_cache(maxsize=65536)
+def root(word: str) -> str:
+    """The stem with one agent / process suffix removed: "tokenizer",
+    "tokenization" and "tokenize" share the root "token"; "encoder" and
+    "encoding" share "encod". Roots shorter than four letters are not cut."""
+    w = stem(word)
+    if w.isdigit():
+        return w
+    for suf in _DERIVATIONAL:
+        if w.endswith(suf) and len(w) - len(suf) >= 4:
+            return w[: -len(suf)]
+    return w
+
+
+@lru_cache(maxsize=65536)
+def _deletions(word: str) -> frozenset[str]:
+    """The word with up to one (two from eight letters on) letters deleted."""
+    out = {word}
+    frontier = {word}
+    for _ in range(2 if len(word) >= 8 else 1):
+        frontier = {w[:i] + w[i + 1 :] for w in frontier for i in range(len(w))}
+        out |= frontier
+    return frozenset(out)
+
+
+class LexicalIndex:
+    """Words indexed by form, stem, root, sound and near spelling, so that the
+    lexical similarity of many word pairs is found without trying every pair."""
+
+    def __init__(self, words: list[str] | tuple[str, ...]) -> None:
+        self.words = tuple(words)
+        self._keys: dict[str, set[int]] = {}
+        for j, w in enumerate(self.words):
+            for k in self._index_keys(w):
+                self._keys.setdefault(k, set()).add(j)
+
+    @staticmethod
+    def _index_keys(w: str) -> list[str]:
+        keys = ["w:" + w, "s:" + stem(w)]
+        if w.isdigit():
+            return keys
+        if len(w) >= 4:
+            keys.append("p:" + phonetic(w))
+        if len(w) >= 5:
+            keys.append("r:" + root(w))
+            keys.extend("d:" + d for d in _deletions(w))
+        return keys
+
+    def candidates(self, word: str) -> set[int]:
+        out: set[int] = set()
+        for k in self._index_keys(word):
+            hit = self._keys.get(k)
+            if hit:
+                out |= hit
+        return out
+
+    def matrix(self, rows: list[str] | tuple[str, ...]) -> list[list[tuple[int, float]]]:
+        """For each row word, the (column, similarity) pairs that are non-zero."""
+        out = []
+        for r in rows:
+            found = []
+            for j in sorted(self.candidates(r)):
+                s = word_similarity(r, self.words[j])
+                if s:
+                    found.append((j, s))
+            out.append(found)
+        return out
 
 
 def tokens(text: str) -> list[Token]:

@@ -30,6 +30,10 @@ LAYERS = 6
 QUANTIZE = False
 """Run the linear layers in int8 (dynamic quantisation): about twice as fast on
 CPU, but it cost about 0.02 Pearson r on the development grades, so it is off."""
+BF16 = True
+"""Run the model in bfloat16 where the CPU computes it natively (AVX512-BF16 /
+AMX): about 1.6 times faster, and the hidden states keep a cosine of 0.9999
+with float32, so grades do not move. Other CPUs stay in float32."""
 CACHE_SIZE = 512
 """How many distinct word sequences keep their embeddings (references, key points)."""
 
@@ -115,10 +119,19 @@ def _get() -> _Model:
                 model.encoder.layer = model.encoder.layer[:LAYERS]
             if QUANTIZE:
                 model = _quantize(torch, model)
+            elif BF16 and _bf16_native(torch):
+                model = model.to(torch.bfloat16)
         except Exception as e:  # noqa: BLE001 - report one clear line
             raise SemanticUnavailable(f"cannot load the bundled sentence model: {e}") from e
         _MODEL = _Model(tokenizer, model)
         return _MODEL
+
+
+def _bf16_native(torch: Any) -> bool:
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception:  # noqa: BLE001 - older torch or no oneDNN: stay in float32
+        return False
 
 
 def _quantize(torch: Any, model: Any) -> Any:
@@ -146,74 +159,128 @@ def _chunks(piece_counts: list[int]) -> list[tuple[int, int]]:
 
 def embed_words(words: tuple[str, ...] | list[str], cache: bool = False) -> WordVectors:
     """Contextual unit vectors for ``words`` (one forward pass, batched by chunk)."""
-    words = tuple(words)
+    return embed_batch([tuple(words)], cache=cache)[0]
+
+
+def embed_batch(
+    sequences: list[tuple[str, ...]] | tuple[tuple[str, ...], ...], cache: bool = False
+) -> list[WordVectors]:
+    """Embed several word sequences in as few forward passes as possible.
+
+    Each sequence is encoded on its own row(s) (no cross-talk between them);
+    rows of similar length share a padded batch. With ``cache`` the results
+    are remembered per sequence, and cached sequences are not recomputed."""
+    seqs = [tuple(s) for s in sequences]
     m = _get()
-    if cache:
-        with m.lock:
-            hit = m.cache.get(words)
+    dim = m.model.config.hidden_size
+    out: list[WordVectors | None] = [None] * len(seqs)
+    todo: list[int] = []
+    with m.lock:
+        for i, words in enumerate(seqs):
+            if not words:
+                out[i] = WordVectors(words, np.zeros((0, dim), np.float32), np.zeros(dim, np.float32))
+                continue
+            hit = m.cache.get(words) if cache else None
             if hit is not None:
                 m.cache.move_to_end(words)
-                return hit
-    dim = m.model.config.hidden_size
-    if not words:
-        return WordVectors(words, np.zeros((0, dim), np.float32), np.zeros(dim, np.float32))
+                out[i] = hit
+            else:
+                todo.append(i)
+        if todo:
+            fresh = _forward(m, [seqs[i] for i in todo])
+            for i, wv in zip(todo, fresh, strict=True):
+                out[i] = wv
+                if cache:
+                    m.cache[seqs[i]] = wv
+                    if len(m.cache) > CACHE_SIZE:
+                        m.cache.popitem(last=False)
+    return [o for o in out if o is not None]
+
+
+def _rows(m: _Model, words: tuple[str, ...]) -> list[tuple[list[int], list[int]]]:
+    """Word-piece rows (ids, owning word per piece; -1 for [CLS]/[SEP]) of one sequence."""
+    enc = m.tokenizer(list(words), is_split_into_words=True, add_special_tokens=False)
+    pieces: list[list[int]] = [[] for _ in words]
+    for pid, wi in zip(enc["input_ids"], enc.word_ids(), strict=True):
+        if wi is not None and len(pieces[wi]) < MAX_PIECES:
+            pieces[wi].append(pid)
+    for p in pieces:
+        if not p:
+            p.append(m.tokenizer.unk_token_id)
+    rows = []
+    for a, b in _chunks([len(p) for p in pieces]):
+        ids = [m.tokenizer.cls_token_id]
+        own = [-1]
+        for wi in range(a, b):
+            ids.extend(pieces[wi])
+            own.extend([wi] * len(pieces[wi]))
+        ids.append(m.tokenizer.sep_token_id)
+        own.append(-1)
+        rows.append((ids, own))
+    return rows
+
+
+def _batches(lengths: list[int]) -> list[list[int]]:
+    """Group row indices (longest first) so that padding stays small."""
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    groups: list[list[int]] = []
+    for i in order:
+        if groups and lengths[i] >= 0.75 * lengths[groups[-1][0]] and len(groups[-1]) < 32:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
+def _forward(m: _Model, seqs: list[tuple[str, ...]]) -> list[WordVectors]:
     import torch
 
-    with m.lock:
-        enc = m.tokenizer(list(words), is_split_into_words=True, add_special_tokens=False)
-        word_ids = enc.word_ids()
-        flat = enc["input_ids"]
-        pieces: list[list[int]] = [[] for _ in words]
-        for pid, wi in zip(flat, word_ids, strict=True):
-            if wi is not None and len(pieces[wi]) < MAX_PIECES:
-                pieces[wi].append(pid)
-        for p in pieces:
-            if not p:
-                p.append(m.tokenizer.unk_token_id)
-        runs = _chunks([len(p) for p in pieces])
-        ids: list[list[int]] = []
-        owners: list[list[int]] = []
-        for a, b in runs:
-            row = [m.tokenizer.cls_token_id]
-            own = [-1]
-            for wi in range(a, b):
-                row.extend(pieces[wi])
-                own.extend([wi] * len(pieces[wi]))
-            row.append(m.tokenizer.sep_token_id)
-            own.append(-1)
-            ids.append(row)
-            owners.append(own)
-        width = max(len(r) for r in ids)
-        input_ids = torch.zeros((len(ids), width), dtype=torch.long)
-        mask = torch.zeros((len(ids), width), dtype=torch.long)
-        for i, r in enumerate(ids):
-            input_ids[i, : len(r)] = torch.tensor(r)
-            mask[i, : len(r)] = 1
+    dim = m.model.config.hidden_size
+    rows: list[tuple[list[int], list[int]]] = []
+    owner: list[int] = []
+    for si, words in enumerate(seqs):
+        for r in _rows(m, words):
+            rows.append(r)
+            owner.append(si)
+    hidden: list[np.ndarray] = [np.zeros(0)] * len(rows)
+    for group in _batches([len(r[0]) for r in rows]):
+        width = len(rows[group[0]][0])
+        input_ids = torch.zeros((len(group), width), dtype=torch.long)
+        mask = torch.zeros((len(group), width), dtype=torch.long)
+        for j, ri in enumerate(group):
+            ids = rows[ri][0]
+            input_ids[j, : len(ids)] = torch.tensor(ids)
+            mask[j, : len(ids)] = 1
         with torch.inference_mode():
-            hidden = m.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
-        h = hidden.numpy().astype(np.float32)
-        sums = np.zeros((len(words), dim), np.float32)
-        counts = np.zeros(len(words), np.float32)
+            h = m.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+        h = h.float().numpy()
+        for j, ri in enumerate(group):
+            hidden[ri] = h[j, : len(rows[ri][0])]
+    out: list[WordVectors] = []
+    for si, words in enumerate(seqs):
+        n = len(words)
+        sums = np.zeros((n, dim), np.float32)
+        counts = np.zeros(n, np.float32)
         pooled = np.zeros(dim, np.float32)
         n_pooled = 0
-        for i, own in enumerate(owners):
-            idx = np.asarray(own)
-            valid = idx >= 0
-            np.add.at(sums, idx[valid], h[i, : len(own)][valid])
-            np.add.at(counts, idx[valid], 1.0)
-            pooled += h[i, : len(own)].sum(axis=0)
+        for ri in (r for r, o in enumerate(owner) if o == si):
+            own = np.asarray(rows[ri][1])
+            h = hidden[ri]
+            valid = own >= 0
+            # pieces of a word are consecutive: sum them with one reduceat
+            idx = own[valid]
+            hv = h[valid]
+            starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+            sums[idx[starts]] += np.add.reduceat(hv, starts, axis=0)
+            counts[idx[starts]] += np.diff(np.r_[starts, len(idx)])
+            pooled += h.sum(axis=0)
             n_pooled += len(own)
         vec = sums / np.maximum(counts, 1.0)[:, None]
-        norms = np.linalg.norm(vec, axis=1, keepdims=True)
-        vec = vec / np.maximum(norms, 1e-9)
+        vec /= np.maximum(np.linalg.norm(vec, axis=1, keepdims=True), 1e-9)
         sent = pooled / max(n_pooled, 1)
         sent = sent / max(float(np.linalg.norm(sent)), 1e-9)
-        out = WordVectors(words, vec, sent.astype(np.float32))
-        if cache:
-            m.cache[words] = out
-            if len(m.cache) > CACHE_SIZE:
-                m.cache.popitem(last=False)
-        return out
+        out.append(WordVectors(words, vec.astype(np.float32), sent.astype(np.float32)))
+    return out
 
 
 _RANKS: dict[str, int] | None = None

@@ -267,3 +267,24 @@ def test_lexical_mode_needs_no_model() -> None:
     a = grade(Q_BPE, REF_BPE, REF_BPE, KP_BPE, semantic=False)
     assert dict(a.details)["semantic"] == 0.0
     assert a.score is not None and a.score >= 0.9
+
+
+def test_prepare_warms_the_rubric_without_changing_the_grade() -> None:
+    from questions.matcher import prepare
+
+    q = Question(
+        id="bpe-prep",
+        prompt=Q_BPE,
+        reference=REF_BPE,
+        key_points=KP_BPE,
+    )
+    answer = "It merges the most frequent pairs of symbols until the vocabulary is big enough."
+    cold = grade_question(q, answer)
+    prepare(q)
+    assert grade_question(q, answer) == cold
+
+
+def test_derived_forms_share_a_root() -> None:
+    assert nz.word_similarity("tokenizer", "tokenization") >= 0.8
+    assert nz.word_similarity("tokeniser", "tokenizer") >= 0.9
+    assert nz.word_similarity("general", "generation") == 0.0
