@@ -112,12 +112,12 @@ def build_app(args: argparse.Namespace, mode: str | None):
         return SessionEngine(bank, store, ports or Ports(), app.settings, cfg,
                              rng=random.Random(cfg.seed))
 
-    app = make_app(settings, engine_factory, real_ports(settings, typed), store, bank,
+    app = make_app(settings, engine_factory, real_ports(settings, typed, bank), store, bank,
                    start=StartRequest(mode, config, typed))
     return app
 
 
-def real_ports(settings: Any, typed: bool):
+def real_ports(settings: Any, typed: bool, bank: Any = None):
     """A loader of the real ports, run on the app's background thread."""
     from interviewer.tui.deps import LoadedPorts, PortsLoader
 
@@ -143,6 +143,9 @@ def real_ports(settings: Any, typed: bool):
         notices: list[str] = []
         progress("loading the grader's language model", 1.0)
         _part(notices, "semantic grading", _warm_grader)
+        # prepare every rubric now, so no first grade of a question waits for it
+        if bank is not None:
+            _part(notices, "rubric preparation", lambda: _prepare_rubrics(bank))
         return tuple(notices)
 
     return PortsLoader(load, warm_up)
@@ -189,6 +192,13 @@ def _recorder(settings: Any):
         silence_timeout_s=settings.silence_timeout_s,
         max_duration_s=settings.max_answer_s,
     ))
+
+
+def _prepare_rubrics(bank: Any) -> None:
+    from questions import matcher
+
+    for q in bank.questions:
+        matcher.prepare(q)
 
 
 def _warm_grader() -> None:
