@@ -12,7 +12,10 @@ on first use) and ``transcribe(clip, hint="") -> Transcript``.
   bundled tiny.en weights; an optional extra.
 
 The hint (the question's key terms) becomes whisper's initial prompt, which
-helps it spell domain words. Guards against hallucinated text: near-silent
+helps it spell domain words. It is written as one glossary sentence ("Glossary:
+a; b; c."): a bare comma list of terms invites the model to continue the list,
+so an answer that opens with the question's own words came out as a list of
+hint terms that were never said. Guards against hallucinated text: near-silent
 input never reaches the model; segments the model itself marks as probably not
 speech, known filler phrases over quiet audio, and segments that merely echo
 the prompt are dropped and reported in ``Transcript.rejected``.
@@ -189,6 +192,24 @@ def join_text(segments: Iterable[Segment]) -> str:
     return " ".join(s.text.strip() for s in segments if s.text.strip())
 
 
+GLOSSARY_LABEL = "Glossary:"
+
+
+def glossary_prompt(hint: str) -> str:
+    """The hint as whisper's prompt: ``"a, b, c"`` becomes ``"Glossary: a; b; c."``.
+
+    A comma list in the prompt reads to the model like the start of the
+    transcript, and it tends to carry on listing terms instead of hearing the
+    audio; a labelled sentence still teaches the spellings. Idempotent, and an
+    empty hint stays empty."""
+    hint = hint.strip()
+    if not hint or hint.startswith(GLOSSARY_LABEL):
+        return hint
+    terms = [t.strip() for t in re.split(r"[,;\n]+", hint) if t.strip()]
+    body = "; ".join(terms).rstrip(".")
+    return f"{GLOSSARY_LABEL} {body}." if body else ""
+
+
 def compose_prompt(hint: str, context: str = "") -> str:
     """The prompt of one model call: the question's key terms, then the last
     words already transcribed (continuity across stretches)."""
@@ -233,7 +254,7 @@ class _LazyModel:
         only the hint counts when rejecting echoes of the prompt)."""
         started = time.perf_counter()
         samples = _as_model_input(clip)
-        hint = hint.strip()
+        hint = glossary_prompt(hint)
         if is_silent(AudioClip(samples)):
             return self._result("", (), (), clip, started)
         self.load()

@@ -4,6 +4,7 @@ hallucination guards, and the one-line errors."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -22,6 +23,7 @@ from audio.transcriber import (
     _LazyModel,
     compose_prompt,
     filter_segments,
+    glossary_prompt,
     is_prompt_echo,
     is_silence_phrase,
     make_transcriber,
@@ -298,7 +300,7 @@ def test_transcript_flow_with_a_scripted_engine():
     assert isinstance(result, Transcript)
     assert result.text == said.strip()
     assert len(result.rejected) == 1 and result.rejected[0].startswith("you")
-    assert engine.prompts == ["attention"]
+    assert engine.prompts == ["Glossary: attention."]
     assert result.engine == "scripted" and result.elapsed_s >= 0
 
 
@@ -317,7 +319,7 @@ def test_a_prompted_pass_that_skips_speech_is_redone_without_the_prompt():
     engine.when_prompted = [RawSegment(0.0, 3.0, " LoRA", 0.0, -0.2)]
     result = engine.transcribe(AudioClip(samples), hint="LoRA")
     assert result.text == full.strip()
-    assert engine.prompts == ["LoRA", ""]
+    assert engine.prompts == ["Glossary: LoRA.", ""]
 
 
 def test_context_continues_the_prompt_but_is_not_treated_as_an_echo():
@@ -328,4 +330,94 @@ def test_context_continues_the_prompt_but_is_not_treated_as_an_echo():
         AudioClip(samples), hint="duty", context="and so ask what you can do for your country"
     )
     assert result.text == repeated.strip()
-    assert engine.prompts[0].startswith("duty and so ask")
+    assert engine.prompts[0].startswith("Glossary: duty. and so ask")
+
+
+def test_the_hint_becomes_a_glossary_sentence():
+    assert glossary_prompt("LoRA, PEFT, RLHF") == "Glossary: LoRA; PEFT; RLHF."
+    assert glossary_prompt("  attention  ") == "Glossary: attention."
+    assert glossary_prompt("top-k; top-p,\nnucleus sampling.") == (
+        "Glossary: top-k; top-p; nucleus sampling."
+    )
+    once = glossary_prompt("KL penalty, PPO")
+    assert glossary_prompt(once) == once
+    assert glossary_prompt("") == "" and glossary_prompt(" , ") == ""
+
+
+def test_an_echo_of_the_glossary_is_still_rejected():
+    samples = _speech_then_silence()
+    engine = _Scripted(
+        [
+            RawSegment(0.0, 3.0, " LoRA, PEFT, RLHF.", 0.1, -0.2),
+            RawSegment(0.0, 3.0, " we trained adapters", 0.0, -0.2),
+        ]
+    )
+    result = engine.transcribe(AudioClip(samples), hint="LoRA, PEFT, RLHF, quantization")
+    assert result.text == "we trained adapters"
+    assert any("echo of the prompt" in r for r in result.rejected)
+
+
+# -- the hint must not invent terms (answers that open with the question's words) --
+
+LEAK_CASES = [
+    # (question, spoken answer, hint terms that were never said); with the bare
+    # comma-list prompt these came out as "Mask, softmax, forward attention, ..."
+    # and "top-k, min-p, min-p, most likely tokens ...".
+    (
+        "attention-masks-purpose",
+        "Attention masks are masks for attention, and they're important in transformer "
+        "models because transformer models use attention, so the masks are applied to the "
+        "attention in the transformer.",
+    ),
+    (
+        "top-k-vs-top-p-sampling",
+        "Um, top k means only the k most likely tokens are allowed, a fixed cutoff, and you "
+        "renormalize over those. Top p, also called nucleus, uses a cumulative threshold.",
+    ),
+    (
+        "contrastive-learning-representations",
+        "Contrastive learning improves LLM representations by learning with contrast, so the "
+        "representations of the LLM become improved and better contrasted than the "
+        "representations before.",
+    ),
+]
+
+
+def _flat(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower().replace("-", " ")))
+
+
+def _unsaid_terms(hint_terms, said: str, heard: str) -> list[str]:
+    said_f, heard_f = f" {_flat(said)} ", f" {_flat(heard)} "
+    out = []
+    for term in hint_terms:
+        t = _flat(term)
+        if not t:
+            continue
+        stem = t.rstrip("s")
+        if (
+            f" {t} " in heard_f
+            and f" {stem}" not in said_f
+            and t.replace(" ", "") not in said_f.replace(" ", "")
+        ):
+            out.append(term)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("qid,said", LEAK_CASES, ids=[c[0] for c in LEAK_CASES])
+def test_the_hint_invents_no_terms(ow, tmp_path, qid, said):
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    import questions
+
+    q = questions.default_bank().get(qid)
+    wav = tmp_path / "answer.wav"
+    subprocess.run(["espeak-ng", "-s", "160", "-w", str(wav), said], check=True)
+    heard = ow.transcribe(read_audio(wav), hint=q.recogniser_hint()).text
+    invented = _unsaid_terms(q.terms, said, heard)
+    assert not invented, f"hint terms never said: {invented} in {heard!r}"
+    said_words, heard_words = _flat(said).split(), _flat(heard).split()
+    assert heard_words and heard_words[0] in said_words[:2], (
+        f"the opening words were replaced: {heard!r}"
+    )

@@ -418,9 +418,10 @@ def _flat(text: str) -> str:
 
 def _has(text: str, phrase: str, loose: bool = False) -> bool:
     """Whole-word match; ``loose`` also lets spaces come and go between
-    characters ("k l" matches "kl", "finetuning" matches "fine tuning")."""
+    characters ("k l" matches "kl", "finetuning" matches "fine tuning") and
+    forgives an inflected last word ("attention masks" holds "attention mask")."""
     if loose:
-        body = " ?".join(re.escape(c) for c in phrase.replace(" ", ""))
+        body = " ?".join(re.escape(c) for c in phrase.replace(" ", "")) + "(?:s|es|ed|d|ing)?"
     else:
         body = re.escape(phrase)
     return re.search(rf"(?<![a-z0-9]){body}(?![a-z0-9])", text) is not None

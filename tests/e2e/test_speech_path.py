@@ -6,9 +6,9 @@ question's recogniser hint, and graded by the real matcher. The orderings the
 text-level self-check demands must survive recognition errors.
 
 To stay within about four minutes on a busy two-core machine, the run takes
-15 of the cases that ``python -m tests.benchmarks.speech_path --quick`` leaves
-out, with one correct, one partial and two wrong answers each (picked in turn,
-so every answer of a class is used by some case); the benchmark's full mode
+12 of the cases that ``python -m tests.benchmarks.speech_path --quick`` leaves
+out, with one correct, one partial and one wrong answer each (picked in turn,
+so different cases use different answers); the benchmark's full mode
 covers every answer.
 
 The pure helpers of the benchmark are unit-tested first, on fakes.
@@ -22,17 +22,16 @@ import pytest
 
 from tests.benchmarks import speech_path as sp
 
-SAMPLE = {"correct": 1, "partial": 1, "wrong": 2}
-MIN_CASES = 15
+SAMPLE = {"correct": 1, "partial": 1, "wrong": 1}
+MIN_CASES = 12
 ORDERED_CASES = 0.8
 CORRECT_KEPT = 0.8
 CORRECT_VS_WRONG = 0.9
-KNOWN_HINT_LEAKS = {("attention-masks-purpose", "softmax")}
-"""Known defects, tolerated here but printed, so any new leak still fails:
-with the hint, the wrong answer "Attention masks are masks for attention, ..."
-is heard as "Mask, softmax, forward attention, ..." (without the hint it is
-heard correctly) and its score rises from 0.20 to 0.37. Empty this set once the
-transcriber guards against it."""
+KNOWN_HINT_LEAKS: set[tuple[str, str]] = set()
+"""Known defects, tolerated here but printed, so any new leak still fails.
+Empty since the hint is given to whisper as a glossary sentence rather than a
+bare comma list (the comma list made "Attention masks are masks for attention"
+come out as "Mask, softmax, forward attention")."""
 
 
 # ---------------------------------------------------------------------------
@@ -74,12 +73,14 @@ def test_sample_rotates_through_the_answers() -> None:
     case = sp.Case(
         "q", {"correct": ("c0", "c1", "c2"), "partial": ("p0",), "wrong": ("w0", "w1", "w2")}
     )
-    assert case.sample(SAMPLE, offset=1).answers == {
+    counts = {"correct": 1, "partial": 1, "wrong": 2}
+    assert case.sample(counts, offset=1).answers == {
         "correct": ("c1",),
         "partial": ("p0",),
         "wrong": ("w1", "w2"),
     }
-    assert case.sample(SAMPLE, offset=2).answers["wrong"] == ("w2", "w0")
+    assert case.sample(counts, offset=2).answers["wrong"] == ("w2", "w0")
+    assert case.sample(SAMPLE, offset=2).answers["wrong"] == ("w2",)
 
 
 def test_hint_injection_is_detected_and_spacing_is_forgiven() -> None:
@@ -97,6 +98,8 @@ def test_hint_injection_is_detected_and_spacing_is_forgiven() -> None:
         "kl", "wrong", 0, 0, heard="RLHF hacks the reward model.", said="R L H F hacks the reward."
     )
     assert sp.hint_injections([injected], bank) == []  # "R L H F" was spoken
+    plural = _r("kl", "wrong", 0, 0, heard="A reference model.", said="Two reference models.")
+    assert sp.hint_injections([plural], bank) == []  # an inflected form was spoken
     leaked = _r(
         "kl", "wrong", 0, 0, heard="The KL term uses a reference model.", said="The term is random."
     )
