@@ -27,9 +27,10 @@ import contextlib
 import errno
 import os
 import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 LOCK_NAME = "trainer.lock"
 INTERRUPTED_EXIT = 130
@@ -167,6 +168,18 @@ def termination_as_interrupt(signals: tuple[int, ...] | None = None) -> Iterator
                 signal.signal(sig, handler)
 
 
+def exit_after_interrupt(code: int = INTERRUPTED_EXIT) -> NoReturn:
+    """Leave at once after an interrupt, once the answer is saved and the store
+    closed. A background thread may still be inside native code (a whisper
+    decode in torch); letting the interpreter finalise around it makes the C++
+    runtime abort the process ("terminate called without an active
+    exception"), so skip finalisation instead."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
 def keep_answer(engine: Any) -> str:
     """After an interrupt: make sure an answer being recorded is saved (its
     WAV complete, attempt "recorded", offered for recovery next time) and
@@ -191,6 +204,7 @@ __all__ = [
     "INTERRUPTED_EXIT",
     "AnotherInstance",
     "InstanceLock",
+    "exit_after_interrupt",
     "keep_answer",
     "lock_path",
     "pid_alive",

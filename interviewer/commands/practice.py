@@ -59,9 +59,9 @@ def open_app(args: argparse.Namespace, mode: str | None) -> int:
 
     from interviewer.cli import CommandError
     from interviewer.instance import (
-        INTERRUPTED_EXIT,
         AnotherInstance,
         InstanceLock,
+        exit_after_interrupt,
         keep_answer,
         termination_as_interrupt,
     )
@@ -71,6 +71,7 @@ def open_app(args: argparse.Namespace, mode: str | None) -> int:
     except AnotherInstance as exc:
         raise CommandError(str(exc)) from None
     app = None
+    interrupted = False
     try:
         app = build_app(args, mode)
         with termination_as_interrupt():
@@ -78,11 +79,13 @@ def open_app(args: argparse.Namespace, mode: str | None) -> int:
                 app.run()
             except KeyboardInterrupt:
                 print(keep_answer(app.current_engine()), file=sys.stderr)
-                return INTERRUPTED_EXIT
+                interrupted = True
     finally:
         if app is not None:
             app.deps.store.close()
         lock.release()
+    if interrupted:
+        exit_after_interrupt()
     return 0
 
 

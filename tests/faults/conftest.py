@@ -174,14 +174,18 @@ class Card:
         return env
 
     def feed(self, path: Path) -> subprocess.Popen:
-        """Play ``path`` into the virtual microphone (returns at once)."""
+        """Play ``path`` into the virtual microphone (returns at once). Every
+        feed is stopped when the test ends (see ``drivers``), so the rest of a
+        clip cut short by a kill never plays into the next test's answer."""
         env = dict(os.environ, PULSE_SERVER=self.server)
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             ["paplay", "--device=vmic_feed", str(path)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        FEEDS.append(proc)
+        return proc
 
     def pid(self) -> int | None:
         try:
@@ -305,8 +309,33 @@ class Driver:
 
 @pytest.fixture()
 def drivers() -> Iterator[list[Driver]]:
-    """Driver processes started by a test; killed if the test leaves them running."""
+    """Driver processes started by a test; killed if the test leaves them
+    running, together with anything still playing into the microphone."""
     started: list[Driver] = []
     yield started
     for d in started:
         d.kill()
+    stop_feeds()
+
+
+FEEDS: list[subprocess.Popen] = []
+"""Clips being played into a virtual microphone by the current test."""
+
+
+def stop_feeds() -> None:
+    while FEEDS:
+        proc = FEEDS.pop()
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    time.sleep(0.3)  # let the sink's last buffered block drain
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_feeds() -> Iterator[None]:
+    """Whatever a test fed into a microphone stops with the test."""
+    yield
+    stop_feeds()

@@ -42,12 +42,15 @@ def best_alignment(recorded: np.ndarray, source: np.ndarray, max_lead_s: float =
     up to ``max_lead_s`` into the source, e.g. inside its leading silence)."""
     r = envelope(recorded)
     s = envelope(source)
+    # a lag must overlap most of the shorter signal: a short tail overlap
+    # can correlate highly by chance
+    need = max(50, int(0.6 * min(len(r), len(s))))
     best, best_lag = -1.0, 0
     for lag in range(-int(max_lead_s * 100), max(1, len(r) - 50)):
         seg = r[lag:] if lag >= 0 else r
         src = s if lag >= 0 else s[-lag:]
         m = min(len(seg), len(src))
-        if m < 50:
+        if m < need:
             continue
         a = seg[:m] - seg[:m].mean()
         b = src[:m] - src[:m].mean()

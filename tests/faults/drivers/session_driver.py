@@ -45,7 +45,12 @@ def main() -> int:
     from audio.tts import Speaker
     from interviewer import paths
     from interviewer.config import Settings
-    from interviewer.instance import INTERRUPTED_EXIT, keep_answer, termination_as_interrupt
+    from interviewer.instance import (
+        INTERRUPTED_EXIT,
+        exit_after_interrupt,
+        keep_answer,
+        termination_as_interrupt,
+    )
     from interviewer.session.engine import Ports, SessionEngine, SessionError
     from interviewer.session.model import SessionConfig
     from interviewer.session.store import Store, StoreError
@@ -81,6 +86,7 @@ def main() -> int:
     config = SessionConfig(bank=bank.name, count=1, question_ids=(args.question,), seed=1)
     engine = SessionEngine(bank, store, ports, settings, config)
     phase("ready")
+    interrupted = False
     with termination_as_interrupt():
         try:
             engine.start()
@@ -123,12 +129,15 @@ def main() -> int:
             return 0
         except KeyboardInterrupt:
             print(keep_answer(engine), file=sys.stderr, flush=True)
-            return INTERRUPTED_EXIT
+            interrupted = True
         except (AudioError, SessionError, StoreError) as exc:
             print(f"interviewer: {exc}", file=sys.stderr, flush=True)
             return 2
         finally:
             store.close()
+            if interrupted:
+                # as the app does: leave without finalising around a busy decode
+                exit_after_interrupt(INTERRUPTED_EXIT)
 
 
 if __name__ == "__main__":
