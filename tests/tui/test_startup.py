@@ -25,8 +25,8 @@ HEAVY = %(heavy)r
 gate = threading.Event()
 real = practice.real_ports
 
-def held_ports(settings, typed):
-    loader = real(settings, typed)
+def held_ports(settings, typed, bank=None):
+    loader = real(settings, typed, bank)
     # the real loader, held (the probe exits before it runs)
     return deps.PortsLoader(lambda progress: (gate.wait(), loader(progress))[1], loader.warm_up)
 
