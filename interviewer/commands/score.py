@@ -83,6 +83,12 @@ def score_clip(clip, question, *, engine: str, model: str, threads: int, hint: b
     )
     if hasattr(transcriber, "load"):
         transcriber.load(progress=progress)
+    # load the grader's language model and this question's rubric up front, so
+    # grade_s measures grading, not loading
+    from questions import matcher
+
+    matcher.load()
+    matcher.prepare(question)
     t1 = time.perf_counter()
     transcript = transcriber.transcribe(clip, hint=question.recogniser_hint() if hint else "")
     t2 = time.perf_counter()
