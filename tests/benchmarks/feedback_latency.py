@@ -26,7 +26,6 @@ import argparse
 import hashlib
 import json
 import os
-import re
 import resource
 import shutil
 import statistics
@@ -126,21 +125,7 @@ def _trim(samples: np.ndarray, threshold: float = 0.01) -> np.ndarray:
 # Word error rate
 
 
-def normalise(text: str) -> list[str]:
-    text = text.lower().replace("-", " ")
-    return re.findall(r"[a-z0-9]+(?:'[a-z]+)?", text)
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    ref, hyp = normalise(reference), normalise(hypothesis)
-    previous = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        row = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (r != h))
-        previous = row
-    return previous[-1] / max(1, len(ref))
-
+from tests.benchmarks.wer import wer  # noqa: E402
 
 # ---------------------------------------------------------------------------
 # Measuring

@@ -8,7 +8,6 @@ the matcher grades it; the SQLite row and the audio file exist.
 
 from __future__ import annotations
 
-import re
 import shutil
 import sqlite3
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.benchmarks.wer import wer
 from tests.conftest import TEST_DATA
 
 pytestmark = [pytest.mark.e2e, pytest.mark.audio, pytest.mark.slow]
@@ -29,20 +29,6 @@ ANSWER = (
     "To limit it we add a K L penalty that keeps the policy close to the reference model, "
     "and we retrain the reward model on fresh human comparisons."
 )
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z']+", text.lower())
-
-
-def _wer(ref: str, hyp: str) -> float:
-    r, h = _words(ref), _words(hyp)
-    d = list(range(len(h) + 1))
-    for i, rw in enumerate(r, 1):
-        prev, d[0] = d[0], i
-        for j, hw in enumerate(h, 1):
-            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (rw != hw))
-    return d[len(h)] / max(1, len(r))
 
 
 @pytest.fixture
@@ -98,7 +84,7 @@ def test_one_spoken_turn(vaudio, transcriber, tmp_path, spoken_answer):
     from audio.clip import AudioClip
 
     back = transcriber.transcribe(AudioClip(heard))
-    assert _wer(q.spoken_text, back.text) <= 0.35, back.text
+    assert wer(q.spoken_text, back.text) <= 0.35, back.text
 
     # 2. the answer is spoken into the microphone and recorded until silence
     attempt = engine.start_answer()
