@@ -19,6 +19,13 @@ embedding model once, see :func:`load`):
 5. Key points are searched in windows of the answer, so each covered point
    points at the words that covered it. The score mixes key-point credit with
    the whole-answer alignment and subtracts misconception penalties.
+6. The whole-answer alignment is a recall-weighted F-measure. Against a bare
+   reference it uses the plain word cosine (graded closeness): on human-graded
+   answers this follows people better than a thresholded similarity. Against
+   a curated rubric (explicit key points) it uses the stricter similarity, so
+   a fluent answer to a neighbouring question does not collect credit from
+   loosely related words. Words inside a reference's examples ("e.g. ...")
+   weigh less; an answer may illustrate the point its own way.
 """
 
 from __future__ import annotations
@@ -56,12 +63,18 @@ MISCONCEPTION_AT = 0.8
 MIX_KEYPOINTS = 0.5
 """Share of the rubric's key points in the recall when the rubric is explicit
 (the rest is the alignment with the whole reference)."""
-MIX_COSINE = 0.25
+MIX_COSINE = 0.1
 """Share of the sentence-level cosine in the raw score (it rewards topic, so it stays small)."""
-RECALL_BETA = 2.0
+RECALL_BETA = 3.0
 """F-beta of recall and precision: covering the reference matters more than staying brief."""
-SCORE_LOW, SCORE_HIGH = 0.2, 0.75
+SCORE_LOW, SCORE_HIGH = 0.22, 0.75
 """Raw score mapped linearly to 0..1 between these (a faithful paraphrase reaches about 0.75)."""
+FLIP_AT, FLIP_FACTOR = 0.6, 0.5
+"""A reference word matched (at least FLIP_AT) by an answer word of the
+opposite polarity keeps only FLIP_FACTOR of its similarity in the alignment."""
+EXAMPLE_WEIGHT = 0.3
+"""Weight of a rubric word inside an example ("e.g. ...", "for example ..."):
+an answer may illustrate the point differently, or not at all."""
 TOO_SHORT_WORDS = 12
 EMBED_STOPWORDS = True
 """Whether function words are given to the embedding model (see _embed_view;
@@ -143,9 +156,14 @@ def _unit(text: str, question: str) -> _Unit:
     toks = nz.tokens(text)
     qstems = _question_stems(question)
     neg = nz.negated_positions(toks)
-    content = tuple(i for i, t in enumerate(toks) if not t.is_stop and not t.is_negation)
+    example, abbrev = nz.asides(toks, text)
+    content = tuple(
+        i for i, t in enumerate(toks) if not t.is_stop and not t.is_negation and not abbrev[i]
+    )
     weights = tuple(
-        _rarity(toks[i].norm) * (QUESTION_WEIGHT if toks[i].stem in qstems else 1.0)
+        _rarity(toks[i].norm)
+        * (QUESTION_WEIGHT if toks[i].stem in qstems else 1.0)
+        * (EXAMPLE_WEIGHT if example[i] else 1.0)
         for i in content
     )
     joined = tuple(
@@ -273,7 +291,10 @@ def _prepare_answer(
 ) -> _Answer:
     qstems = _question_stems(question)
     neg = nz.negated_positions(list(toks))
-    content = tuple(i for i, t in enumerate(toks) if not t.is_stop and not t.is_negation)
+    abbrev = nz.asides(list(toks), answer)[1]
+    content = tuple(
+        i for i, t in enumerate(toks) if not t.is_stop and not t.is_negation and not abbrev[i]
+    )
     vectors = sentence = None
     if semantic and toks:
         from questions.semantic import embed_words
@@ -315,20 +336,45 @@ class _Context:
         self.lex = lex[:, [col_of[w] for w in awords]] if n else lex[:, :0]
         self.awords = awords
         self.aidx = {w: c for c, w in enumerate(awords)}
-        self.sem = None
+        self.sem = self.cos = None
         if semantic and a.vectors is not None and rub.vectors is not None and n:
-            cos = rub.vectors @ a.vectors.T
+            cos = np.clip(rub.vectors @ a.vectors.T, 0.0, 1.0)
             sem = np.clip((cos - COS_FLOOR) / (COS_CEIL - COS_FLOOR), 0.0, 1.0)
             parrot = np.asarray(a.parrot, bool)
             if parrot.any():
                 sem[:, parrot] *= PARROT_FACTOR
+                cos[:, parrot] *= PARROT_FACTOR
             self.sem = sem.astype(np.float32, copy=False)
+            self.cos = cos.astype(np.float32, copy=False)
         self.neg = np.asarray(a.negated, bool)
         self._sims: dict[str, np.ndarray] = {}
+        self._lexical: dict[str, np.ndarray] = {}
 
     def similarity(self, text: str) -> np.ndarray:
-        """Matrix (unit content words x answer content words) of word similarity."""
+        """Matrix (unit content words x answer content words) of word similarity:
+        the lexical match or the contextual cosine mapped through
+        COS_FLOOR..COS_CEIL, whichever is larger (for finding key points)."""
         hit = self._sims.get(text)
+        if hit is None:
+            hit = self.lexical(text)
+            if self.sem is not None and hit.size:
+                hit = np.maximum(hit, self.sem[self.rub.rows[text]])
+            self._sims[text] = hit
+        return hit
+
+    def alignment_similarity(self, text: str) -> np.ndarray:
+        """Like :meth:`similarity` but with the plain cosine (clipped at 0):
+        graded closeness, not a decision, is what the whole-answer alignment
+        needs (on the development grades it kept about 0.04 more Pearson r)."""
+        sim = self.lexical(text)
+        if self.cos is not None and sim.size:
+            sim = np.maximum(sim, self.cos[self.rub.rows[text]])
+        return sim
+
+    def lexical(self, text: str) -> np.ndarray:
+        """Lexical word similarity (same word, stem, sound-alike ...,
+        split/merged compounds) of a rubric text's words to the answer's."""
+        hit = self._lexical.get(text)
         if hit is not None:
             return hit
         u = self.rub.units[text]
@@ -346,9 +392,7 @@ class _Context:
                     r = ujoin.get(a.toks[i].norm + a.toks[j].norm)
                     if r is not None:
                         sim[r, c] = sim[r, c + 1] = 1.0
-            if self.sem is not None:
-                sim = np.maximum(sim, self.sem[self.rub.rows[text]])
-        self._sims[text] = sim
+        self._lexical[text] = sim
         return sim
 
     def polarity_flip(self, text: str) -> np.ndarray:
@@ -394,14 +438,19 @@ def _match_unit(ctx: _Context, text: str) -> _Match:
     return _Match(max(0.0, min(1.0, float(cov[s]))), evidence, bool(contradicted[s]))
 
 
-def _alignment(ctx: _Context, text: str) -> tuple[float, float]:
-    """Whole-answer (recall, precision) of the reference against the answer."""
+def _alignment(ctx: _Context, text: str, graded: bool = True) -> tuple[float, float]:
+    """Whole-answer (recall, precision) of the reference against the answer.
+
+    With ``graded`` the recall uses the plain cosine (see
+    :meth:`_Context.alignment_similarity`); without it, the stricter
+    similarity used for key points."""
     u, a = ctx.rub.units[text], ctx.a
     k, n = len(u.content), len(a.content)
     if k == 0 or n == 0:
         return 0.0, 0.0
-    sim = ctx.similarity(text)
-    sim = np.where(ctx.polarity_flip(text), sim * 0.5, sim)
+    flip = ctx.polarity_flip(text)
+    sim = ctx.alignment_similarity(text) if graded else ctx.similarity(text)
+    sim = np.where(flip & (sim >= FLIP_AT), sim * FLIP_FACTOR, sim)
     w = np.asarray(u.weights, np.float32)
     recall = float((sim.max(axis=1) * w).sum() / max(w.sum(), 1e-9))
     aw = np.asarray(a.weights, np.float32) * np.where(np.asarray(a.parrot), QUESTION_WEIGHT, 1.0)
@@ -529,7 +578,10 @@ def _grade(
     )
 
     # whole answer against the reference
-    recall, precision = _alignment(ctx, ref_text)
+    # A curated rubric (explicit key points) says what must be said, so its
+    # words are matched strictly; a bare reference is matched by graded
+    # closeness, which follows human grades better (see the docstring).
+    recall, precision = _alignment(ctx, ref_text, graded=not (explicit and results))
     exact = _exact_recall(ctx, ref_text)
     cosine = 0.0
     if sem and a.sentence is not None:

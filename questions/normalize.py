@@ -432,3 +432,35 @@ def negated_positions(toks: list[Token], scope: int = 6) -> list[bool]:
                 break
             flags[j] = not flags[j]
     return flags
+
+
+_EXAMPLE_PAIRS = frozenset({("for", "example"), ("for", "instance"), ("such", "as")})
+_SENTENCE_END = re.compile(r"^[^\w]*[.;!?)]")
+
+
+def asides(toks: list[Token], text: str) -> tuple[list[bool], list[bool]]:
+    """Two flags per token: inside an example ("e.g. ...", "for example ...",
+    "such as ...", up to the end of the sentence or bracket), and part of a
+    Latin abbreviation ("e.g.", "i.e.", "etc."), which carries no content.
+
+    A reference's examples illustrate a point that an answer may make with
+    other examples (or none), so the matcher weighs them less."""
+    n = len(toks)
+    example = [False] * n
+    abbrev = [False] * n
+    inside = False
+    for i, t in enumerate(toks):
+        w = t.norm
+        nxt = toks[i + 1].norm if i + 1 < n else ""
+        prev = toks[i - 1].norm if i else ""
+        eg = (w == "e" and nxt == "g") or w == "eg"
+        if eg or (w == "g" and prev == "e") or (w == "i" and nxt == "e") or (
+            w == "e" and prev == "i"
+        ) or w in {"ie", "etc"}:
+            abbrev[i] = True
+        if eg or (w, nxt) in _EXAMPLE_PAIRS:
+            inside = True
+        example[i] = inside
+        if inside and (w == "etc" or not abbrev[i]) and _SENTENCE_END.match(text[t.end : t.end + 3]):
+            inside = False
+    return example, abbrev

@@ -288,3 +288,30 @@ def test_derived_forms_share_a_root() -> None:
     assert nz.word_similarity("tokenizer", "tokenization") >= 0.8
     assert nz.word_similarity("tokeniser", "tokenizer") >= 0.9
     assert nz.word_similarity("general", "generation") == 0.0
+
+
+def test_examples_and_latin_abbreviations_are_marked() -> None:
+    text = "It shrinks ten times, e.g. from 300m to 30m. For example, video streams. Then more."
+    toks = nz.tokens(text)
+    example, abbrev = nz.asides(toks, text)
+    marked = {t.norm for t, e in zip(toks, example, strict=True) if e}
+    assert {"300m", "30m", "video", "streams"} <= marked
+    assert not marked & {"shrinks", "ten", "then", "more"}
+    assert [t.norm for t, a in zip(toks, abbrev, strict=True) if a] == ["e", "g"]
+
+
+def test_an_answer_need_not_repeat_the_reference_examples(monkeypatch: pytest.MonkeyPatch) -> None:
+    from questions import matcher
+
+    q = "What happens to the collision domain diameter when the network gets ten times faster?"
+    ref = "The diameter shrinks by a factor of ten, e.g. from 3000 metres to 300 metres."
+    ans = "The diameter shrinks by a factor of ten, since each frame is sent ten times quicker."
+    weighted = grade(q, ref, ans).score
+    monkeypatch.setattr(matcher, "EXAMPLE_WEIGHT", 1.0)
+    matcher._unit.cache_clear()
+    matcher._rubric.cache_clear()
+    full = grade(q, ref, ans).score
+    matcher._unit.cache_clear()
+    matcher._rubric.cache_clear()
+    assert weighted is not None and full is not None
+    assert weighted > full
