@@ -39,6 +39,7 @@ from functools import lru_cache
 import numpy as np
 
 from questions import normalize as nz
+from questions import structure
 from questions.assessment import Assessment, Evidence, KeyPointResult, MisconceptionResult
 from questions.model import KeyPoint, Misconception, Question
 
@@ -93,6 +94,8 @@ class _Unit:
     negated: tuple[bool, ...]
     joined: tuple[tuple[str, int, int], ...]
     """Adjacent content-word pairs glued together ("data set" -> "dataset")."""
+    items: tuple[int, ...] = ()
+    """Per content word: the enumerated item (or sentence) of the text it is in."""
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,11 @@ def _unit(text: str, question: str) -> _Unit:
         for ka, (a, b) in enumerate(zip(content, content[1:], strict=False))
         if b == a + 1
     )
+    spans = structure.item_spans(text)
+    items = tuple(
+        next((k for k, (a, b) in enumerate(spans) if a <= toks[i].start < b), len(spans) - 1)
+        for i in content
+    )
     return _Unit(
         text=text,
         words=tuple(t.norm for t in toks),
@@ -178,6 +186,7 @@ def _unit(text: str, question: str) -> _Unit:
         weights=weights,
         negated=tuple(neg[i] for i in content),
         joined=joined,
+        items=items,
     )
 
 
@@ -438,12 +447,15 @@ def _match_unit(ctx: _Context, text: str) -> _Match:
     return _Match(max(0.0, min(1.0, float(cov[s]))), evidence, bool(contradicted[s]))
 
 
-def _alignment(ctx: _Context, text: str, graded: bool = True) -> tuple[float, float]:
+def _alignment(
+    ctx: _Context, text: str, graded: bool = True, needed: int | None = None
+) -> tuple[float, float]:
     """Whole-answer (recall, precision) of the reference against the answer.
 
     With ``graded`` the recall uses the plain cosine (see
     :meth:`_Context.alignment_similarity`); without it, the stricter
-    similarity used for key points."""
+    similarity used for key points. With ``needed``, the recall is that of
+    the ``needed`` best-covered items of the text (see :mod:`questions.structure`)."""
     u, a = ctx.rub.units[text], ctx.a
     k, n = len(u.content), len(a.content)
     if k == 0 or n == 0:
@@ -452,7 +464,17 @@ def _alignment(ctx: _Context, text: str, graded: bool = True) -> tuple[float, fl
     sim = ctx.alignment_similarity(text) if graded else ctx.similarity(text)
     sim = np.where(flip & (sim >= FLIP_AT), sim * FLIP_FACTOR, sim)
     w = np.asarray(u.weights, np.float32)
-    recall = float((sim.max(axis=1) * w).sum() / max(w.sum(), 1e-9))
+    best = sim.max(axis=1)
+    recall = float((best * w).sum() / max(w.sum(), 1e-9))
+    if needed is not None:
+        items = np.asarray(u.items)
+        per_item = [
+            float((best[items == k] * w[items == k]).sum() / w[items == k].sum())
+            for k in np.unique(items)
+            if w[items == k].sum() > 0
+        ]
+        if len(per_item) > needed:
+            recall = float(np.mean(sorted(per_item, reverse=True)[:needed]))
     aw = np.asarray(a.weights, np.float32) * np.where(np.asarray(a.parrot), QUESTION_WEIGHT, 1.0)
     precision = float((sim.max(axis=0) * aw).sum() / max(aw.sum(), 1e-9))
     return recall, precision
@@ -581,7 +603,12 @@ def _grade(
     # A curated rubric (explicit key points) says what must be said, so its
     # words are matched strictly; a bare reference is matched by graded
     # closeness, which follows human grades better (see the docstring).
-    recall, precision = _alignment(ctx, ref_text, graded=not (explicit and results))
+    recall, precision = _alignment(
+        ctx,
+        ref_text,
+        graded=not (explicit and results),
+        needed=structure.items_needed(question, ref_text),
+    )
     exact = _exact_recall(ctx, ref_text)
     cosine = 0.0
     if sem and a.sentence is not None:
