@@ -55,20 +55,20 @@ PARROT_FACTOR = 0.5
 COVERED_AT = 0.72
 PARTIAL_AT = 0.45
 """Key-point similarity thresholds for covered / partial."""
-CREDIT_LOW, CREDIT_HIGH = 0.35, 0.72
+CREDIT_LOW, CREDIT_HIGH = 0.55, 0.8
 """Key-point similarity mapped linearly to credit 0..1 between these."""
 CONTRADICTION_FACTOR = 0.2
 """Similarity kept by a key-point window whose matched words have the opposite polarity."""
 MISCONCEPTION_AT = 0.8
 """Similarity at which a misconception counts as stated."""
-MIX_KEYPOINTS = 0.5
+MIX_KEYPOINTS = 0.7
 """Share of the rubric's key points in the recall when the rubric is explicit
 (the rest is the alignment with the whole reference)."""
 MIX_COSINE = 0.1
 """Share of the sentence-level cosine in the raw score (it rewards topic, so it stays small)."""
 RECALL_BETA = 3.0
 """F-beta of recall and precision: covering the reference matters more than staying brief."""
-SCORE_LOW, SCORE_HIGH = 0.22, 0.75
+SCORE_LOW, SCORE_HIGH = 0.15, 0.75
 """Raw score mapped linearly to 0..1 between these (a faithful paraphrase reaches about 0.75)."""
 FLIP_AT, FLIP_FACTOR = 0.6, 0.5
 """A reference word matched (at least FLIP_AT) by an answer word of the
@@ -627,7 +627,7 @@ def _grade(
     penalty = sum(m.penalty for m in found)
 
     full_recall = (
-        (1 - MIX_KEYPOINTS) * recall + MIX_KEYPOINTS * kp_sim if explicit and results else recall
+        (1 - MIX_KEYPOINTS) * recall + MIX_KEYPOINTS * kp_credit if explicit and results else recall
     )
     b2 = RECALL_BETA**2
     f_beta = (
