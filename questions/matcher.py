@@ -208,6 +208,8 @@ class _Rubric:
     """Per unit text: its rows in ``vectors``."""
     vectors: np.ndarray | None
     sentences: dict[str, np.ndarray]
+    vocab_rows: tuple[np.ndarray, ...] = ()
+    """Per vocab word: the rows of ``vectors`` that hold it."""
 
 
 _RUBRIC_LOCK = threading.Lock()
@@ -239,6 +241,9 @@ def _rubric(question: str, texts: tuple[str, ...], semantic: bool) -> _Rubric:
             start += len(block)
             sentences[t] = wv.sentence
         vectors = np.ascontiguousarray(np.concatenate(blocks, axis=0), np.float32)
+    row_vocab = (
+        np.concatenate([word_ids[t] for t in units]) if units else np.zeros(0, np.intp)
+    )
     return _Rubric(
         question=question,
         units=units,
@@ -248,6 +253,9 @@ def _rubric(question: str, texts: tuple[str, ...], semantic: bool) -> _Rubric:
         rows=rows,
         vectors=vectors,
         sentences=sentences,
+        vocab_rows=tuple(np.flatnonzero(row_vocab == v) for v in range(len(vocab)))
+        if vectors is not None
+        else (),
     )
 
 
@@ -326,6 +334,25 @@ def _prepare_answer(
     )
 
 
+def _antonym_pairs(vocab: tuple[str, ...], awords: tuple[str, ...]) -> list[tuple[int, int]]:
+    """(rubric vocab index, answer column) of words with opposite meanings."""
+    if not any(w in nz.ANTONYMS for w in awords):
+        return []
+    cols: dict[str, list[int]] = {}
+    for c, w in enumerate(awords):
+        cols.setdefault(w, []).append(c)
+    out = []
+    for v, w in enumerate(vocab):
+        for opposite in nz.ANTONYMS.get(w, ()):
+            out.extend((v, c) for c in cols.get(opposite, ()))
+    return out
+
+
+def rub_rows_of(rub: _Rubric, v: int) -> np.ndarray:
+    """Rows of the rubric's vector matrix that hold vocabulary word ``v``."""
+    return rub.vocab_rows[v]
+
+
 class _Context:
     """One answer against one rubric: the word-similarity matrices, computed
     once (lexical through the rubric's word index, semantic as one matrix
@@ -353,6 +380,9 @@ class _Context:
             if parrot.any():
                 sem[:, parrot] *= PARROT_FACTOR
                 cos[:, parrot] *= PARROT_FACTOR
+            for v, c in _antonym_pairs(rub.vocab, tuple(awords)):
+                sem[rub_rows_of(rub, v), c] = 0.0
+                cos[rub_rows_of(rub, v), c] = 0.0
             self.sem = sem.astype(np.float32, copy=False)
             self.cos = cos.astype(np.float32, copy=False)
         self.neg = np.asarray(a.negated, bool)

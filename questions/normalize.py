@@ -464,3 +464,29 @@ def asides(toks: list[Token], text: str) -> tuple[list[bool], list[bool]]:
         if inside and (w == "etc" or not abbrev[i]) and _SENTENCE_END.match(text[t.end : t.end + 3]):
             inside = False
     return example, abbrev
+
+
+_ANTONYM_PAIRS = (
+    ("higher", "lower"), ("high", "low"), ("more", "less"), ("more", "fewer"),
+    ("most", "least"), ("increase", "decrease"), ("increases", "decreases"),
+    ("increased", "decreased"), ("increasing", "decreasing"), ("rise", "fall"),
+    ("faster", "slower"), ("fast", "slow"), ("larger", "smaller"), ("bigger", "smaller"),
+    ("large", "small"), ("big", "small"), ("greater", "less"), ("greater", "smaller"),
+    ("longer", "shorter"), ("long", "short"), ("stronger", "weaker"), ("strong", "weak"),
+    ("heavier", "lighter"), ("hotter", "colder"), ("warmer", "cooler"), ("hot", "cold"),
+    ("warm", "cool"), ("above", "below"), ("up", "down"), ("before", "after"),
+    ("first", "last"), ("open", "closed"), ("complete", "incomplete"), ("same", "different"),
+    ("true", "false"), ("positive", "negative"), ("add", "remove"), ("attract", "repel"),
+    ("conductor", "insulator"), ("series", "parallel"), ("north", "south"), ("east", "west"),
+    ("inside", "outside"), ("maximum", "minimum"), ("many", "few"), ("wide", "narrow"),
+    ("dense", "sparse"), ("static", "dynamic"), ("synchronous", "asynchronous"),
+    ("overfitting", "underfitting"), ("encoder", "decoder"), ("input", "output"),
+    ("sender", "receiver"), ("upper", "lower"), ("early", "late"), ("earlier", "later"),
+)  # fmt: skip
+ANTONYMS: dict[str, frozenset[str]] = {}
+for _a, _b in _ANTONYM_PAIRS:
+    ANTONYMS[_a] = ANTONYMS.get(_a, frozenset()) | {_b}
+    ANTONYMS[_b] = ANTONYMS.get(_b, frozenset()) | {_a}
+"""Word -> words of opposite meaning. Contextual embeddings place such pairs
+close together ("faster" / "slower"), so the matcher must not let one stand
+in for the other."""

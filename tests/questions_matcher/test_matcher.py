@@ -315,3 +315,25 @@ def test_an_answer_need_not_repeat_the_reference_examples(monkeypatch: pytest.Mo
     matcher._rubric.cache_clear()
     assert weighted is not None and full is not None
     assert weighted > full
+
+
+def test_an_opposite_word_does_not_stand_in_for_the_reference_word(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from questions import matcher
+
+    q = "What happens to the air pressure in a sealed jar when you heat it?"
+    ref = "The pressure increases, because the molecules move faster and hit the walls harder."
+    wrong = "It decreases, because the molecules move slower and hit the walls harder."
+
+    def recall() -> float:
+        matcher._rubric.cache_clear()
+        return dict(grade(q, ref, wrong).details)["recall"]
+
+    with_opposites = recall()
+    monkeypatch.setattr(nz, "ANTONYMS", {})
+    without = recall()
+    matcher._rubric.cache_clear()
+    # "decreases" and "slower" sit close to "increases" and "faster" in the
+    # embedding space; as opposites they must earn nothing
+    assert with_opposites < without - 0.03
