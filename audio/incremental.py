@@ -13,6 +13,18 @@ costs a whole encoder pass: stretches much shorter than ~8 s would multiply the
 work. Each stretch is prompted with the hint plus the text so far, for
 continuity across cuts; segment timestamps are shifted to absolute times.
 
+Whisper now and then stops early inside a stretch and silently drops the rest
+(most often where the voice changes, e.g. a quote read in another voice).
+Each stretch is checked for that: voiced audio left after the last segment's
+end is decoded again on its own, and a stretch whose text is far too short for
+its voiced time is split at a pause near its middle and decoded in halves
+(kept only if that yields more words). Segment end times are not always right:
+a re-decoded piece that opens with words already heard is dropped. Both cost extra engine calls only when
+they fire. On nine spoken answers (about 12 minutes, synthetic voices and real
+speech, 55 stretches) they fired on 2 stretches with openai-whisper and 3 with
+faster-whisper, all real skips, and narrowed the word-error gap to batch
+transcription from 0.015 to 0.007 and from 0.026 to 0.018 respectively.
+
 The pause finder here is deliberately small and energy based
 (:func:`find_pauses`); any function with the same signature can replace it.
 """
@@ -29,7 +41,15 @@ import numpy as np
 
 from audio.clip import SAMPLE_RATE, AudioClip
 from audio.results import Segment, Transcript
-from audio.transcriber import Transcriber, compose_prompt, frame_rms, join_text
+from audio.transcriber import (
+    MIN_WORDS_PER_VOICED_S,
+    Transcriber,
+    compose_prompt,
+    frame_rms,
+    join_text,
+    normalise_words,
+    voiced_seconds,
+)
 
 PauseFinder = Callable[[np.ndarray, int, float], list[tuple[float, float]]]
 """``(samples, sample_rate, min_pause_s) -> [(start_s, end_s), ...]``."""
@@ -123,6 +143,95 @@ def plan_stretches(
     return spans
 
 
+MAX_REPAIR_DEPTH = 2
+"""A repaired piece may itself be repaired once more; no deeper."""
+SKIPPED_VOICED_S = 1.0
+"""Voiced audio after the last segment's end that counts as skipped speech."""
+TIMESTAMP_SLACK_S = 0.3
+"""How far segment end times may lag behind the speech they cover."""
+MAX_WORDS_PER_S = 5.0
+"""Faster than this, a segment's end time cannot be right (it holds more words
+than fit before it), so it says nothing about skipped speech."""
+REPEAT_WORDS = 4
+"""A re-decoded piece opening with this many words already heard repeats them."""
+MIN_REPAIR_VOICED_S = 3.0
+"""Pieces with less voiced audio are too short to judge by their word count."""
+MIN_SPLIT_SIDE_S = 2.0
+"""Neither half of a split may be shorter than this."""
+
+
+def voiced_frames(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
+    """Which 30 ms frames carry speech (louder than the pause threshold), and the frame length."""
+    levels = frame_rms(samples, sample_rate)
+    if levels.size == 0:
+        return np.zeros(0, dtype=bool), 0.03
+    threshold = max(PAUSE_FLOOR_RMS, PAUSE_RELATIVE * float(np.percentile(levels, 95)))
+    return levels >= threshold, len(samples) / sample_rate / levels.size
+
+
+def skipped_from(
+    samples: np.ndarray, segments: list[Segment], sample_rate: int = SAMPLE_RATE
+) -> int | None:
+    """Where speech the model left out begins (a sample index), or None.
+
+    The model sometimes closes its last segment early and jumps to the end of
+    the window, dropping the words after it. When at least
+    ``SKIPPED_VOICED_S`` of voiced audio lies past the last segment's end
+    (plus ``TIMESTAMP_SLACK_S``), the skipped audio starts at the first voiced
+    frame after that end, less a short run-in. End times that imply more than
+    ``MAX_WORDS_PER_S`` are wrong rather than early, and are not trusted."""
+    if not segments:
+        return None
+    last_end = max(seg.end for seg in segments)
+    if len(normalise_words(join_text(segments))) > MAX_WORDS_PER_S * last_end:
+        return None
+    voiced, frame_s = voiced_frames(samples, sample_rate)
+    first = int((last_end + TIMESTAMP_SLACK_S) / frame_s)
+    if first >= voiced.size or np.count_nonzero(voiced[first:]) * frame_s < SKIPPED_VOICED_S:
+        return None
+    after = np.flatnonzero(voiced[int(last_end / frame_s) :])
+    onset_s = (int(last_end / frame_s) + int(after[0])) * frame_s
+    start = max(last_end, onset_s - 0.15)
+    return int(start * sample_rate) if start > 0.5 else None
+
+
+def too_few_words(text: str, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bool:
+    """True when ``text`` is far too short for the voiced audio it came from
+    (fluent speech gives about 3 words per voiced second)."""
+    voiced = voiced_seconds(samples, sample_rate)
+    return (
+        voiced >= MIN_REPAIR_VOICED_S
+        and len(normalise_words(text)) < MIN_WORDS_PER_VOICED_S * voiced
+    )
+
+
+def split_point(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> int | None:
+    """A pause near the middle to split a badly decoded stretch at (a sample
+    index), keeping ``MIN_SPLIT_SIDE_S`` on each side; None when too short."""
+    total_s = len(samples) / sample_rate
+    if total_s < 2 * MIN_SPLIT_SIDE_S:
+        return None
+    lo, hi = MIN_SPLIT_SIDE_S, total_s - MIN_SPLIT_SIDE_S
+    middles = [(a + b) / 2 for a, b in find_pauses(samples, sample_rate, 0.15)]
+    inside = [m for m in middles if lo <= m <= hi]
+    if inside:
+        return int(min(inside, key=lambda m: abs(m - total_s / 2)) * sample_rate)
+    return quietest_point(samples, sample_rate, total_s / 3, 2 * total_s / 3)
+
+
+def repeats(heard: str, again: str, n: int = REPEAT_WORDS) -> bool:
+    """True when ``again`` opens with ``n`` words that already occur in a row
+    in ``heard``: the re-decoded audio had been transcribed after all."""
+    head, seen = normalise_words(again)[:n], normalise_words(heard)
+    if len(head) < n:
+        return False
+    return any(seen[i : i + n] == head for i in range(len(seen) - n + 1))
+
+
+def _shifted(segments: list[Segment], by_s: float) -> list[Segment]:
+    return [Segment(round(s.start + by_s, 3), round(s.end + by_s, 3), s.text) for s in segments]
+
+
 @dataclass(frozen=True)
 class Stretch:
     """One stretch transcribed by the worker (for diagnostics and benchmarks)."""
@@ -133,6 +242,8 @@ class Stretch:
     text: str
     final: bool = False
     """True for the tail transcribed after ``finish()``."""
+    repairs: int = 0
+    """How many re-decodings of skipped speech were kept in this stretch."""
 
 
 class IncrementalTranscriber:
@@ -148,6 +259,7 @@ class IncrementalTranscriber:
         min_pause_s: float = 0.35,
         sample_rate: int = SAMPLE_RATE,
         pause_finder: PauseFinder = find_pauses,
+        repair: bool | None = None,
     ) -> None:
         if not 0 < min_chunk_s < max_chunk_s <= 30.0:
             raise ValueError("need 0 < min_chunk_s < max_chunk_s <= 30 (whisper's window)")
@@ -158,6 +270,12 @@ class IncrementalTranscriber:
         self.min_pause_s = min_pause_s
         self.sample_rate = sample_rate
         self.pause_finder = pause_finder
+        if repair is None:
+            repair = bool(getattr(transcriber, "accepts_context", False))
+        self.repair = repair
+        """Decode again the speech the model skipped (:func:`skipped_from`,
+        :func:`too_few_words`). By default on for engines that take
+        ``context=`` (the re-decoded piece continues the text before it)."""
         self.stretches: list[Stretch] = []
         """Stretches transcribed so far, in order."""
         self._queue: queue.SimpleQueue[np.ndarray | None] = queue.SimpleQueue()
@@ -169,6 +287,8 @@ class IncrementalTranscriber:
         self._engine = ""
         self._model = ""
         self._error: BaseException | None = None
+        self._repairs = 0
+        self._stretch_at_s = 0.0
         self._finished = False
         self._cancelled = threading.Event()
         self._worker = threading.Thread(
@@ -199,13 +319,16 @@ class IncrementalTranscriber:
             raise TimeoutError("transcription did not finish in time")
         if self._error is not None:
             raise self._error
+        return self._result(time.perf_counter() - started)
+
+    def _result(self, elapsed_s: float) -> Transcript:
         return Transcript(
             text=join_text(self._segments),
             segments=tuple(self._segments),
             duration_s=self._offset / self.sample_rate,
             engine=self._engine,
             model=self._model,
-            elapsed_s=time.perf_counter() - started,
+            elapsed_s=elapsed_s,
             rejected=tuple(self._rejected),
         )
 
@@ -225,15 +348,23 @@ class IncrementalTranscriber:
                 blocks, done = self._drain()
                 if blocks:
                     self._pending = np.concatenate([self._pending, *blocks])
-                while not done and not self._cancelled.is_set():
-                    cut = self._choose_cut(self._pending)
-                    if cut is None:
-                        break
-                    self._transcribe(cut, final=False)
-            if done and not self._cancelled.is_set() and len(self._pending):
-                self._transcribe(len(self._pending), final=True)
+                if not done:
+                    self._advance(final=False)
+            if done and not self._cancelled.is_set():
+                self._advance(final=True)
         except BaseException as exc:  # handed to finish()
             self._error = exc
+
+    def _advance(self, final: bool) -> None:
+        """Transcribe every stretch that is ready in the pending audio; with
+        ``final``, the rest too."""
+        while not self._cancelled.is_set():
+            cut = self._choose_cut(self._pending)
+            if cut is None:
+                break
+            self._transcribe(cut, final=False)
+        if final and not self._cancelled.is_set() and len(self._pending):
+            self._transcribe(len(self._pending), final=True)
 
     def _drain(self) -> tuple[list[np.ndarray], bool]:
         """Wait briefly for audio, then take everything queued."""
@@ -268,15 +399,12 @@ class IncrementalTranscriber:
         offset_s = self._offset / rate
         self._offset += cut
         started = time.perf_counter()
-        clip = AudioClip(stretch, rate)
-        so_far = join_text(self._segments)
-        if getattr(self.transcriber, "accepts_context", False):
-            result = self.transcriber.transcribe(clip, self.hint, context=so_far)  # type: ignore[call-arg]
-        else:
-            result = self.transcriber.transcribe(clip, compose_prompt(self.hint, so_far))
+        self._repairs = 0
+        self._stretch_at_s = offset_s
+        segments = self._decode_checked(stretch, join_text(self._segments), depth=0)
         elapsed = time.perf_counter() - started
         end_s = self._offset / rate
-        for seg in result.segments:
+        for seg in segments:
             self._segments.append(
                 Segment(
                     round(seg.start + offset_s, 3),
@@ -284,7 +412,47 @@ class IncrementalTranscriber:
                     seg.text,
                 )
             )
-        self._rejected.extend(f"{r} (stretch at {offset_s:.1f} s)" for r in result.rejected)
+        self.stretches.append(
+            Stretch(offset_s, end_s, elapsed, join_text(segments), final, self._repairs)
+        )
+
+    def _decode(self, samples: np.ndarray, context: str) -> Transcript:
+        """One engine call on ``samples`` (relative timestamps)."""
+        clip = AudioClip(samples, self.sample_rate)
+        if getattr(self.transcriber, "accepts_context", False):
+            result = self.transcriber.transcribe(clip, self.hint, context=context)  # type: ignore[call-arg]
+        else:
+            result = self.transcriber.transcribe(clip, compose_prompt(self.hint, context))
+        self._rejected.extend(
+            f"{r} (stretch at {self._stretch_at_s:.1f} s)" for r in result.rejected
+        )
         self._engine = self._engine or result.engine
         self._model = self._model or result.model
-        self.stretches.append(Stretch(offset_s, end_s, elapsed, result.text, final))
+        return result
+
+    def _decode_checked(self, samples: np.ndarray, context: str, depth: int) -> list[Segment]:
+        """Decode ``samples``; when the model visibly skipped speech, decode
+        the skipped audio again on its own (at most ``MAX_REPAIR_DEPTH`` deep).
+        Segment times are relative to ``samples``."""
+        rate = self.sample_rate
+        result = self._decode(samples, context)
+        segments = list(result.segments)
+        if not self.repair or depth >= MAX_REPAIR_DEPTH:
+            return segments
+        rest = skipped_from(samples, segments, rate)
+        if rest is not None:
+            more = self._decode_checked(samples[rest:], f"{context} {result.text}", depth + 1)
+            if not repeats(result.text, join_text(more)):
+                self._repairs += 1
+                return segments + _shifted(more, rest / rate)
+        if too_few_words(result.text, samples, rate):
+            mid = split_point(samples, rate)
+            if mid is None:
+                return segments
+            first = self._decode_checked(samples[:mid], context, depth + 1)
+            second = self._decode_checked(samples[mid:], f"{context} {join_text(first)}", depth + 1)
+            both = first + _shifted(second, mid / rate)
+            if len(normalise_words(join_text(both))) > len(normalise_words(result.text)):
+                self._repairs += 1
+                return both
+        return segments

@@ -10,7 +10,16 @@ import numpy as np
 import pytest
 
 from audio.clip import SAMPLE_RATE, AudioClip
-from audio.incremental import IncrementalTranscriber, find_pauses, next_cut, plan_stretches
+from audio.incremental import (
+    IncrementalTranscriber,
+    find_pauses,
+    next_cut,
+    plan_stretches,
+    repeats,
+    skipped_from,
+    split_point,
+    too_few_words,
+)
 from audio.results import Segment, Transcript
 
 RATE = SAMPLE_RATE
@@ -85,6 +94,9 @@ def test_plan_stretches_covers_the_clip_without_gaps():
 
 
 # -- the worker, with a transcriber we control ---------------------------------------
+# The stand-in answers one word per call, far too few for the tone it hears, so
+# the tests of the worker's mechanics switch the skipped-speech repair off; the
+# repair has its own tests below.
 
 
 class Recording:
@@ -127,7 +139,7 @@ def answer_pattern(sentences: int = 6, talk_s: float = 4.0) -> np.ndarray:
 
 def test_stretches_are_transcribed_while_feeding_and_only_the_tail_at_the_end():
     fake = Recording()
-    inc = IncrementalTranscriber(fake, "LoRA", min_chunk_s=8.0, max_chunk_s=20.0)
+    inc = IncrementalTranscriber(fake, "LoRA", min_chunk_s=8.0, max_chunk_s=20.0, repair=False)
     samples = answer_pattern(6)  # 27 s with a pause every 4.6 s
     feed_all(inc, samples, pace_s=0.002)
     time.sleep(0.3)
@@ -148,7 +160,7 @@ def test_stretches_are_transcribed_while_feeding_and_only_the_tail_at_the_end():
 
 def test_timestamps_are_absolute():
     fake = Recording()
-    inc = IncrementalTranscriber(fake, min_chunk_s=8.0, max_chunk_s=20.0)
+    inc = IncrementalTranscriber(fake, min_chunk_s=8.0, max_chunk_s=20.0, repair=False)
     feed_all(inc, answer_pattern(6), pace_s=0.002)
     result = inc.finish()
     offset = 0.0
@@ -161,14 +173,14 @@ def test_timestamps_are_absolute():
 
 def test_text_so_far_is_carried_into_the_prompt():
     plain = Recording()
-    inc = IncrementalTranscriber(plain, "LoRA", min_chunk_s=8.0, max_chunk_s=20.0)
+    inc = IncrementalTranscriber(plain, "LoRA", min_chunk_s=8.0, max_chunk_s=20.0, repair=False)
     feed_all(inc, answer_pattern(6), pace_s=0.002)
     inc.finish()
     assert plain.calls[0][1] == "LoRA"
     assert plain.calls[1][1] == "LoRA part0"
 
     aware = Recording(accepts_context=True)
-    inc = IncrementalTranscriber(aware, "LoRA", min_chunk_s=8.0, max_chunk_s=20.0)
+    inc = IncrementalTranscriber(aware, "LoRA", min_chunk_s=8.0, max_chunk_s=20.0, repair=False)
     feed_all(inc, answer_pattern(6), pace_s=0.002)
     inc.finish()
     assert [c[1] for c in aware.calls] == ["LoRA"] * len(aware.calls)
@@ -177,7 +189,7 @@ def test_text_so_far_is_carried_into_the_prompt():
 
 def test_feed_never_blocks_on_a_slow_engine():
     slow = Recording(delay_s=1.0)
-    inc = IncrementalTranscriber(slow, min_chunk_s=8.0, max_chunk_s=20.0)
+    inc = IncrementalTranscriber(slow, min_chunk_s=8.0, max_chunk_s=20.0, repair=False)
     slowest = feed_all(inc, answer_pattern(6))
     assert slowest < 0.05
     result = inc.finish(timeout=30)
@@ -215,6 +227,189 @@ def test_nothing_fed_gives_an_empty_transcript():
 def test_rejects_chunk_sizes_beyond_whispers_window():
     with pytest.raises(ValueError):
         IncrementalTranscriber(Recording(), min_chunk_s=10.0, max_chunk_s=40.0)
+
+
+# -- skipped speech: detection and repair --------------------------------------------
+
+
+def test_skipped_from_finds_voiced_audio_after_the_last_segment():
+    samples = speech_like([("talk", 3.0), ("gap", 0.5), ("talk", 4.0), ("gap", 0.5), ("talk", 3.0)])
+    covered = [Segment(0.0, 3.1, "a"), Segment(3.5, 7.6, "b"), Segment(8.0, 11.0, "c")]
+    assert skipped_from(samples, covered, RATE) is None
+    early = covered[:2]  # the model stopped after the second sentence
+    start = skipped_from(samples, early, RATE)
+    assert start is not None
+    assert 7.6 <= start / RATE <= 8.0, "from the end of the last segment to the next onset"
+
+
+def test_skipped_from_ignores_lagging_timestamps_and_trailing_noise():
+    samples = speech_like([("talk", 6.0), ("gap", 2.0)])
+    assert skipped_from(samples, [Segment(0.0, 5.8, "a")], RATE) is None
+    samples = speech_like([("talk", 6.0), ("gap", 1.0), ("talk", 0.5), ("gap", 1.0)])
+    assert skipped_from(samples, [Segment(0.0, 6.0, "a")], RATE) is None, "a half-second blip"
+    assert skipped_from(samples, [], RATE) is None, "no segments: nothing to trust"
+
+
+def test_skipped_from_distrusts_end_times_that_imply_impossible_speed():
+    samples = speech_like([("talk", 10.0)])
+    crowded = " ".join(["word"] * 30)  # 30 words "before" 4 s: the end time is wrong
+    assert skipped_from(samples, [Segment(0.0, 4.0, crowded)], RATE) is None
+    assert skipped_from(samples, [Segment(0.0, 4.0, "a few words only")], RATE) is not None
+
+
+def test_repeats_spots_a_re_decoding_that_starts_with_words_already_heard():
+    heard = "For fine-tuning on a small budget, I would freeze the base model and train"
+    assert repeats(heard, "I would freeze the base model, and more")
+    assert not repeats(heard, "adapters with LoRA, merged back after training")
+    assert not repeats(heard, "the base"), "too short to tell"
+
+
+def test_too_few_words_compares_the_text_with_the_voiced_time():
+    samples = speech_like([("talk", 4.0), ("gap", 1.0), ("talk", 4.0)])
+    assert too_few_words("just a few words here", samples, RATE)
+    assert not too_few_words(" ".join(["word"] * 20), samples, RATE)
+    assert not too_few_words("", quiet(8.0), RATE), "silence needs no words"
+    assert not too_few_words("hi", tone(2.0), RATE), "too short to judge"
+
+
+def test_split_point_prefers_the_pause_nearest_the_middle():
+    samples = speech_like([("talk", 2.5), ("gap", 0.4), ("talk", 3.0), ("gap", 0.4), ("talk", 4.0)])
+    mid = split_point(samples, RATE)
+    assert mid is not None and mid / RATE == pytest.approx(5.9 + 0.2, abs=0.06)
+    assert split_point(tone(3.0), RATE) is None, "too short to split"
+    no_pause = tone(9.0)
+    no_pause[int(5.0 * RATE) : int(5.1 * RATE)] *= 0.01
+    cut = split_point(no_pause, RATE)
+    assert cut is not None and 3.0 <= cut / RATE <= 6.0
+
+
+class Skipping:
+    """A stand-in that, like the real model at times, closes its segment early
+    on clips longer than ``keep_s`` and drops the rest; shorter clips come out
+    whole. About three words per second of audio."""
+
+    def __init__(self, keep_s: float = 5.0, always: bool = False) -> None:
+        self.keep_s = keep_s
+        self.always = always
+        self.calls: list[tuple[float, str]] = []
+        self.accepts_context = True
+
+    def transcribe(self, clip: AudioClip, hint: str = "", *, context: str = "") -> Transcript:
+        n = len(self.calls)
+        self.calls.append((clip.duration_s, context))
+        heard = clip.duration_s
+        if self.always or heard > self.keep_s:
+            heard = min(heard, self.keep_s)
+        words = " ".join(f"w{n}x{i}" for i in range(max(1, int(3 * heard))))
+        seg = Segment(0.0, round(heard, 3), words)
+        return Transcript(words, (seg,), clip.duration_s, "fake", "fake", 0.0, ())
+
+
+def test_skipped_speech_is_decoded_again_with_the_text_before_it_as_context():
+    fake = Skipping(keep_s=5.0)
+    inc = IncrementalTranscriber(fake, "LoRA", min_chunk_s=8.0, max_chunk_s=20.0)
+    samples = answer_pattern(4, talk_s=4.0)  # 17.8 s, a pause every 4.6 s
+    feed_all(inc, samples, pace_s=0.002)
+    result = inc.finish()
+
+    repaired = [s for s in inc.stretches if s.repairs]
+    assert repaired, "the skipped second sentence is decoded again"
+    redo = [c for c in fake.calls if c[1].split() and c[1].split()[-1].startswith("w")]
+    assert redo, "the re-decode is prompted with the text heard before the skip"
+    words = normalise(result.text)
+    # every second of speech is represented (about three words each)
+    assert len(words) >= 3 * 15
+    assert len(set(words)) == len(words), "no text is duplicated"
+    starts = [s.start for s in result.segments]
+    assert starts == sorted(starts)
+    assert all(
+        a.end <= b.start + 1e-6 for a, b in zip(result.segments, result.segments[1:], strict=False)
+    )
+    assert result.segments[-1].end <= len(samples) / RATE + 1e-6
+
+
+def test_a_stretch_with_far_too_few_words_is_split_and_decoded_in_halves():
+    class Terse(Skipping):
+        """Covers the whole clip with a single word when it is long."""
+
+        def transcribe(self, clip, hint="", *, context=""):
+            result = super().transcribe(clip, hint, context=context)
+            if clip.duration_s <= 6.0:
+                return result
+            seg = Segment(0.0, clip.duration_s, "um")
+            return Transcript("um", (seg,), clip.duration_s, "fake", "fake", 0.0, ())
+
+    fake = Terse(keep_s=30.0)
+    inc = IncrementalTranscriber(fake, min_chunk_s=8.0, max_chunk_s=20.0)
+    samples = speech_like([("talk", 4.0), ("gap", 0.5), ("talk", 4.0), ("gap", 0.6), ("talk", 3.0)])
+    feed_all(inc, samples, pace_s=0.002)
+    result = inc.finish()
+    assert "um" not in normalise(result.text)
+    assert len(normalise(result.text)) >= 3 * 10
+    assert any(s.repairs for s in inc.stretches)
+    assert sum(c[0] for c in fake.calls) > len(samples) / RATE, "some audio was decoded twice"
+
+
+def test_a_wrong_end_time_does_not_duplicate_text():
+    class EarlyEnd(Skipping):
+        """Hears everything but stamps the segment as ending after 3 s; a
+        piece decoded again repeats the words from the start of that piece."""
+
+        def transcribe(self, clip, hint="", *, context=""):
+            result = super().transcribe(clip, hint, context=context)
+            return Transcript(
+                result.text,
+                (Segment(0.0, min(3.0, clip.duration_s), result.text),),
+                clip.duration_s,
+                "fake",
+                "fake",
+                0.0,
+                (),
+            )
+
+    few = EarlyEnd(keep_s=30.0)
+    inc = IncrementalTranscriber(few, min_chunk_s=8.0, max_chunk_s=20.0)
+    samples = answer_pattern(4)
+    feed_all(inc, samples, pace_s=0.002)
+    result = inc.finish()
+    assert not any(s.repairs for s in inc.stretches)
+    assert len(few.calls) == len(inc.stretches), "the crowded end time is not trusted"
+    assert len(normalise(result.text)) == sum(max(1, int(3 * c[0])) for c in few.calls)
+
+
+def test_repair_is_bounded_when_the_model_keeps_skipping():
+    fake = Skipping(keep_s=1.0, always=True)
+    inc = IncrementalTranscriber(fake, min_chunk_s=8.0, max_chunk_s=20.0)
+    samples = answer_pattern(3)  # 13 s
+    feed_all(inc, samples, pace_s=0.002)
+    inc.finish()
+    # per stretch: the first pass, then at most two levels of repair, two calls each
+    assert len(fake.calls) <= len(inc.stretches) * 7
+    assert all(s.repairs <= 6 for s in inc.stretches)
+
+
+def test_repair_can_be_switched_off():
+    fake = Skipping(keep_s=5.0)
+    inc = IncrementalTranscriber(fake, min_chunk_s=8.0, max_chunk_s=20.0, repair=False)
+    feed_all(inc, answer_pattern(4), pace_s=0.002)
+    inc.finish()
+    assert len(fake.calls) == len(inc.stretches)
+    assert not any(s.repairs for s in inc.stretches)
+
+
+def test_repair_is_on_by_default_for_engines_that_take_context():
+    made = [
+        IncrementalTranscriber(Skipping()),
+        IncrementalTranscriber(Recording()),
+        IncrementalTranscriber(Recording(), repair=True),
+    ]
+    for inc in made:
+        inc.cancel()
+    assert [inc.repair for inc in made] == [True, False, True]
+
+
+def normalise(text: str) -> list[str]:
+    return text.lower().split()
 
 
 # -- the real model -----------------------------------------------------------------

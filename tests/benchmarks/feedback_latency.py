@@ -13,7 +13,13 @@ moment the speech ends (no trailing silence). Measured in the same run:
 * ``incremental_s``: from that stop to the final transcript (tail only);
 * ``batch_s``: one transcription of the whole answer, as without streaming.
 
-Medians over the runs are reported (3 runs, 1 with ``--quick``). With
+Medians over the runs are reported (3 runs, 1 with ``--quick``). By default
+every run hears the same cached audio, so the word error rates of the runs are
+identical: one sample, and a small one (~156 words). With ``--vary-noise`` run
+k > 0 adds its own draw of an inaudible noise floor (the same level as the one
+already in the answer) to the audio both transcriptions hear, so the medians
+also average over how the model happens to fall on this answer; the WER of
+every run is listed in ``wer_incremental_all`` / ``wer_batch_all``. With
 ``--json`` the last line printed is one JSON object. ``peak_rss_mb`` is the
 peak resident memory of the process holding the speech model and the grader.
 With ``--engine both`` each engine runs in its own process so their memory
@@ -184,7 +190,17 @@ def run_batch(transcriber, samples: np.ndarray) -> tuple[float, str]:
     return time.perf_counter() - started, transcript.text
 
 
-def measure(engine: str, quick: bool, runs: int, realtime: bool, log) -> dict:
+def noise_draw(samples: np.ndarray, run: int) -> np.ndarray:
+    """The answer with run ``run``'s own faint noise floor added (run 0: as is)."""
+    if run == 0:
+        return samples
+    rng = np.random.default_rng(1000 + run)
+    return (samples + rng.normal(0.0, NOISE_RMS, len(samples))).astype(np.float32)
+
+
+def measure(
+    engine: str, quick: bool, runs: int, realtime: bool, log, vary_noise: bool = False
+) -> dict:
     from audio.clip import SAMPLE_RATE, AudioClip
     from audio.transcriber import make_transcriber
 
@@ -200,8 +216,9 @@ def measure(engine: str, quick: bool, runs: int, realtime: bool, log) -> dict:
 
     inc_times, batch_times, inc_wers, batch_wers, stretches, tails = [], [], [], [], [], []
     for run in range(runs):
-        inc_s, inc_text, n_stretches, tail_s = run_incremental(transcriber, samples, realtime)
-        batch_s, batch_text = run_batch(transcriber, samples)
+        heard = noise_draw(samples, run) if vary_noise else samples
+        inc_s, inc_text, n_stretches, tail_s = run_incremental(transcriber, heard, realtime)
+        batch_s, batch_text = run_batch(transcriber, heard)
         inc_times.append(inc_s)
         batch_times.append(batch_s)
         inc_wers.append(wer(reference, inc_text))
@@ -226,6 +243,9 @@ def measure(engine: str, quick: bool, runs: int, realtime: bool, log) -> dict:
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "runs": runs,
         "realtime": realtime,
+        "wer_incremental_all": [round(x, 4) for x in inc_wers],
+        "wer_batch_all": [round(x, 4) for x in batch_wers],
+        "vary_noise": vary_noise,
         "incremental_all_s": [round(x, 3) for x in inc_times],
         "batch_all_s": [round(x, 3) for x in batch_times],
         "stretches": stretches,
@@ -241,6 +261,7 @@ def in_child(engine: str, args: argparse.Namespace) -> dict:
     cmd += ["--quick"] if args.quick else []
     cmd += ["--runs", str(args.runs)] if args.runs else []
     cmd += ["--fast-feed"] if args.fast_feed else []
+    cmd += ["--vary-noise"] if args.vary_noise else []
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
     sys.stderr.write(proc.stderr)
     if proc.returncode != 0:
@@ -267,6 +288,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="feed faster than real time (reported in the output)",
     )
+    parser.add_argument(
+        "--vary-noise",
+        action="store_true",
+        help="give every run after the first its own faint noise floor (WER over several draws)",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -282,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = dict(results["openai-whisper"])
         summary.update(results)
     else:
-        summary = measure(args.engine, args.quick, runs, not args.fast_feed, log)
+        summary = measure(args.engine, args.quick, runs, not args.fast_feed, log, args.vary_noise)
 
     if not args.json:
         for name, result in (
