@@ -66,12 +66,10 @@ def find_pauses(
     """Energy-based pause finder: runs of quiet 30 ms frames lasting at least
     ``min_pause_s``, as (start, end) seconds. "Quiet" adapts to the level of
     the speech in ``samples`` (a tenth of its 95th-percentile frame RMS)."""
-    levels = frame_rms(samples, sample_rate)
-    if levels.size == 0:
+    voiced, frame_s = voiced_frames(samples, sample_rate)
+    if voiced.size == 0:
         return []
-    frame_s = len(samples) / sample_rate / levels.size if levels.size else 0.03
-    threshold = max(PAUSE_FLOOR_RMS, PAUSE_RELATIVE * float(np.percentile(levels, 95)))
-    quiet = np.concatenate(([False], levels < threshold, [False]))
+    quiet = np.concatenate(([False], ~voiced, [False]))
     edges = np.flatnonzero(np.diff(quiet.astype(np.int8)))
     pauses = []
     for start, end in zip(edges[::2], edges[1::2], strict=True):

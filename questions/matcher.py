@@ -348,11 +348,6 @@ def _antonym_pairs(vocab: tuple[str, ...], awords: tuple[str, ...]) -> list[tupl
     return out
 
 
-def rub_rows_of(rub: _Rubric, v: int) -> np.ndarray:
-    """Rows of the rubric's vector matrix that hold vocabulary word ``v``."""
-    return rub.vocab_rows[v]
-
-
 class _Context:
     """One answer against one rubric: the word-similarity matrices, computed
     once (lexical through the rubric's word index, semantic as one matrix
@@ -381,8 +376,7 @@ class _Context:
                 sem[:, parrot] *= PARROT_FACTOR
                 cos[:, parrot] *= PARROT_FACTOR
             for v, c in _antonym_pairs(rub.vocab, tuple(awords)):
-                sem[rub_rows_of(rub, v), c] = 0.0
-                cos[rub_rows_of(rub, v), c] = 0.0
+                sem[rub.vocab_rows[v], c] = cos[rub.vocab_rows[v], c] = 0.0
             self.sem = sem.astype(np.float32, copy=False)
             self.cos = cos.astype(np.float32, copy=False)
         self.neg = np.asarray(a.negated, bool)
