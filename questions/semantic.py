@@ -7,8 +7,9 @@ plain ``transformers`` BERT classes on one CPU thread: the matcher needs the
 per-token hidden states, not only the pooled sentence vector. The forward pass
 itself is a lean re-statement of BERT's encoder over the loaded weights
 (``_Encoder``): query, key and value in one matrix product and attention as
-two plain products. That is about 17% faster than the library's forward on one
-CPU thread and gives the same hidden states (cosine 0.9999).
+two plain products, with the weights pre-arranged for oneDNN once. On one CPU
+thread that takes about 23 ms for a 150-word answer against 29 ms for the
+library's forward, with the same hidden states (cosine 0.9999).
 
 ``embed_words(words)`` runs one forward pass over a list of already-normalised
 words and returns one unit vector per word (the mean of its word pieces) plus
@@ -63,7 +64,7 @@ class _Encoder:
     is two batched products with a softmax between them, which on one CPU
     thread beats the fused attention kernel at these lengths."""
 
-    def __init__(self, bert: Any, dtype: Any, layers: int) -> None:
+    def __init__(self, bert: Any, dtype: Any, layers: int, pack: bool = True) -> None:
         import torch
 
         def w(t: Any) -> Any:
@@ -96,6 +97,42 @@ class _Encoder:
                     (w(layer.output.LayerNorm.weight), w(layer.output.LayerNorm.bias)),
                 )
             )
+        self.packed = False
+        if pack and dtype == torch.bfloat16:
+            self._pack(torch)
+
+    def _pack(self, torch: Any) -> None:
+        """Hand oneDNN its weights pre-arranged once (what torch's own graph
+        freezing does), saving about 9% of the pass; GELU fuses into the
+        product. Kept only if the ops exist and agree with the plain path."""
+        plain = self.blocks
+        probe = torch.tensor([[101, 7592, 2088, 1997, 4083, 102]])
+        ones = torch.ones_like(probe)
+        try:
+            reorder = torch.ops.mkldnn._reorder_linear_weight
+            expected = self(probe, ones)
+            self.blocks = [
+                (reorder(qw, 128), qb, reorder(ow, 128), ob, n1,
+                 reorder(iw, 128), ib, reorder(fw, 128), fb, n2)
+                for qw, qb, ow, ob, n1, iw, ib, fw, fb, n2 in plain
+            ]  # fmt: skip
+            self.packed = True
+            cos = torch.nn.functional.cosine_similarity(self(probe, ones), expected, dim=-1)
+            if float(cos.min()) >= 0.999:
+                return
+        except Exception:  # noqa: BLE001 - ops missing in this torch build: plain path
+            pass
+        self.blocks, self.packed = plain, False
+
+    def _linear(self, x: Any, weight: Any, bias: Any, gelu: bool = False) -> Any:
+        import torch
+        import torch.nn.functional as F
+
+        if self.packed:
+            act = "gelu" if gelu else "none"
+            return torch.ops.mkldnn._linear_pointwise(x, weight, bias, act, [], "none" if gelu else "")
+        y = F.linear(x, weight, bias)
+        return F.gelu(y) if gelu else y
 
     def __call__(self, input_ids: Any, mask: Any) -> Any:
         """Last hidden states, shape (batch, pieces, dim), float32."""
@@ -113,14 +150,14 @@ class _Encoder:
             bias = bias[:, None, None, :]
         scale = hd**-0.5
         for qkv_w, qkv_b, o_w, o_b, norm1, in_w, in_b, out_w, out_b, norm2 in self.blocks:
-            qkv = F.linear(x, qkv_w, qkv_b).view(n, t, 3, heads, hd).permute(2, 0, 3, 1, 4)
+            qkv = self._linear(x, qkv_w, qkv_b).view(n, t, 3, heads, hd).permute(2, 0, 3, 1, 4)
             scores = torch.matmul(qkv[0] * scale, qkv[1].transpose(-1, -2))
             if bias is not None:
                 scores = scores + bias
             ctx = torch.matmul(scores.softmax(-1), qkv[2]).transpose(1, 2).reshape(n, t, dim)
-            x = F.layer_norm(F.linear(ctx, o_w, o_b) + x, (dim,), *norm1, eps=self.eps)
-            h = F.gelu(F.linear(x, in_w, in_b))
-            x = F.layer_norm(F.linear(h, out_w, out_b) + x, (dim,), *norm2, eps=self.eps)
+            x = F.layer_norm(self._linear(ctx, o_w, o_b) + x, (dim,), *norm1, eps=self.eps)
+            h = self._linear(x, in_w, in_b, gelu=True)
+            x = F.layer_norm(self._linear(h, out_w, out_b) + x, (dim,), *norm2, eps=self.eps)
         return x.float()
 
 
