@@ -64,6 +64,10 @@ MIN_WORDS_PER_VOICED_S = 2.0
 the model skipped part of the audio."""
 TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 """Greedy first, then whisper's fallback when the output looks degenerate."""
+SAMPLING_SEED = 0
+"""The fallback samples at a temperature; the random generator is seeded on
+every call, so the same audio always gives the same transcript (re-scoring a
+saved answer is reproducible, and measurements compare like with like)."""
 
 _SILENCE_PHRASES = (
     r"thank you( very much)?( for watching)?",
@@ -334,6 +338,7 @@ class WhisperTranscriber(_LazyModel):
 
         # Set on every call: the thread count is per calling thread with OpenMP.
         torch.set_num_threads(self.threads)
+        torch.manual_seed(SAMPLING_SEED)
         with torch.inference_mode():
             result = self._model.transcribe(
                 samples,
@@ -397,6 +402,9 @@ class FasterWhisperTranscriber(_LazyModel):
         return model
 
     def _run(self, samples: np.ndarray, prompt: str) -> Iterable[RawSegment]:
+        import ctranslate2
+
+        ctranslate2.set_random_seed(SAMPLING_SEED)
         segments, _info = self._model.transcribe(
             samples,
             language="en",
