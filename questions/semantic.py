@@ -221,8 +221,9 @@ def _get() -> _Model:
 
             hf_logging.disable_progress_bar()
             hf_logging.set_verbosity_error()
-            bert = BertModel.from_pretrained(path, local_files_only=True)
             dtype = torch.bfloat16 if BF16 and _bf16_native(torch) else torch.float32
+            # loaded straight into the working precision: no float32 copy on the way
+            bert = BertModel.from_pretrained(path, local_files_only=True, dtype=dtype)
             model = _Encoder(bert, dtype, LAYERS)
             del bert
         except Exception as e:  # noqa: BLE001 - report one clear line
