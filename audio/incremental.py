@@ -258,6 +258,7 @@ class IncrementalTranscriber:
         sample_rate: int = SAMPLE_RATE,
         pause_finder: PauseFinder = find_pauses,
         repair: bool | None = None,
+        threaded: bool = True,
     ) -> None:
         if not 0 < min_chunk_s < max_chunk_s <= 30.0:
             raise ValueError("need 0 < min_chunk_s < max_chunk_s <= 30 (whisper's window)")
@@ -289,10 +290,16 @@ class IncrementalTranscriber:
         self._stretch_at_s = 0.0
         self._finished = False
         self._cancelled = threading.Event()
+        self.threaded = threaded
+        """Without a worker thread (``threaded=False``), ``feed()`` transcribes
+        every stretch that is ready before it returns: a replay of saved audio
+        in blocks then cuts exactly where a live run that keeps up would, and
+        gives the same text every time (benchmarks, re-transcribing)."""
         self._worker = threading.Thread(
             target=self._run, name="incremental-transcriber", daemon=True
         )
-        self._worker.start()
+        if threaded:
+            self._worker.start()
 
     # -- called from the recorder thread -----------------------------------
 
@@ -301,6 +308,10 @@ class IncrementalTranscriber:
         if self._finished:
             raise RuntimeError("feed() after finish()")
         block = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if not self.threaded:
+            self._pending = np.concatenate([self._pending, block])
+            self._advance(final=False)
+            return
         self._queue.put(block.copy())
 
     # -- called by the owner ------------------------------------------------
@@ -309,6 +320,11 @@ class IncrementalTranscriber:
         """Transcribe what is left and return the whole transcript;
         ``elapsed_s`` is the time spent here (the wait the user sees)."""
         started = time.perf_counter()
+        if not self.threaded:
+            if not self._finished:
+                self._finished = True
+                self._advance(final=True)
+            return self._result(time.perf_counter() - started)
         if not self._finished:
             self._finished = True
             self._queue.put(None)
@@ -335,7 +351,8 @@ class IncrementalTranscriber:
         self._cancelled.set()
         self._finished = True
         self._queue.put(None)
-        self._worker.join()
+        if self.threaded:
+            self._worker.join()
 
     # -- worker thread ------------------------------------------------------
 

@@ -452,3 +452,26 @@ def test_incremental_matches_batch_on_a_spoken_answer(engine, model_cache_dir):
     starts = [s.start for s in result.segments]
     assert starts == sorted(starts)
     assert result.segments[-1].start >= final.start_s - 0.01, "timestamps are absolute"
+
+
+def test_without_a_thread_the_stretches_are_those_of_a_live_run():
+    samples = answer_pattern(6)
+    live, replay = Recording(), Recording()
+    inc = IncrementalTranscriber(live, "LoRA", min_chunk_s=8.0, max_chunk_s=20.0, repair=False)
+    feed_all(inc, samples, pace_s=0.002)
+    expected = inc.finish()
+
+    offline = IncrementalTranscriber(
+        replay, "LoRA", min_chunk_s=8.0, max_chunk_s=20.0, repair=False, threaded=False
+    )
+    for i in range(0, len(samples), RATE // 10):
+        offline.feed(samples[i : i + RATE // 10])
+        if i == RATE * 12:
+            assert len(replay.calls) >= 1, "stretches are transcribed while feeding"
+    result = offline.finish()
+    assert [c[0] for c in replay.calls] == [c[0] for c in live.calls]
+    assert result.segments == expected.segments
+    assert offline.finish().text == result.text, "finishing twice changes nothing"
+    with pytest.raises(RuntimeError):
+        offline.feed(samples[:100])
+    IncrementalTranscriber(Recording(), threaded=False).cancel()
