@@ -26,9 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,8 +64,8 @@ def _sentences(text: str) -> list[str]:
 def build(cache: Path, answers: int = ANSWERS) -> list[SpokenAnswer]:
     """The spoken answers (WAVs cached in ``cache``)."""
     import questions
-    from audio.clip import SAMPLE_RATE, AudioClip, read_audio, write_wav
-    from tests.benchmarks.feedback_latency import JFK, JFK_TEXT, _trim
+    from audio.clip import AudioClip, read_audio, write_wav
+    from tests.benchmarks.feedback_latency import JFK_TEXT, speak
 
     chosen = sorted(questions.default_bank().questions, key=lambda q: _symbols(q.reference))
     rng = np.random.default_rng(11)
@@ -85,24 +82,7 @@ def build(cache: Path, answers: int = ANSWERS) -> list[SpokenAnswer]:
         ).hexdigest()[:12]
         wav = cache / f"set-{q.id}-{key}.wav"
         if not wav.is_file():
-            if shutil.which("espeak-ng") is None:
-                raise SystemExit("espeak-ng is needed to build the answer set")
-            pieces: list[np.ndarray] = []
-            with tempfile.TemporaryDirectory() as tmp:
-                for i, text in enumerate(parts):
-                    if text is JFK_TEXT:
-                        speech = read_audio(JFK).samples
-                    else:
-                        f = Path(tmp) / f"{i}.wav"
-                        subprocess.run(
-                            ["espeak-ng", "-v", voice, "-s", str(rate), "-w", str(f), text],
-                            check=True,
-                        )
-                        speech = read_audio(f).samples
-                    pieces.append(_trim(speech))
-                    if i < len(parts) - 1:
-                        pieces.append(np.zeros(int(pauses[i] * SAMPLE_RATE), np.float32))
-            samples = np.concatenate(pieces)
+            samples = speak(parts, voice, rate, pauses)
             noise = np.random.default_rng(noise_seed).normal(0.0, NOISE_RMS, len(samples))
             wav.parent.mkdir(parents=True, exist_ok=True)
             write_wav(wav, AudioClip((samples + noise).astype(np.float32)))

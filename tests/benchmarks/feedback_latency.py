@@ -88,7 +88,7 @@ def cache_folder() -> Path:
 
 def build_answer(quick: bool) -> tuple[np.ndarray, str]:
     """The answer's 16 kHz samples and reference text (WAV cached)."""
-    from audio.clip import SAMPLE_RATE, AudioClip, read_audio, write_wav
+    from audio.clip import AudioClip, read_audio, write_wav
 
     sentences = QUICK_SENTENCES if quick else SENTENCES
     # JFK goes in the middle, so the answer ends on a synthetic sentence.
@@ -101,11 +101,24 @@ def build_answer(quick: bool) -> tuple[np.ndarray, str]:
     wav = cache_folder() / f"answer-{'quick' if quick else 'full'}-{key}.wav"
     if wav.is_file():
         return read_audio(wav).samples, reference
+    rng = np.random.default_rng(7)
+    pauses = [PAUSES_S[i % len(PAUSES_S)] for i in range(len(parts) - 1)]
+    samples = speak(parts, "en-us", 160, pauses)
+    samples = samples + rng.normal(0.0, NOISE_RMS, len(samples)).astype(np.float32)
+    wav.parent.mkdir(parents=True, exist_ok=True)
+    write_wav(wav, AudioClip(samples.astype(np.float32)))
+    return read_audio(wav).samples, reference
+
+
+def speak(parts: list[str], voice: str, rate: int, pauses_s) -> np.ndarray:
+    """``parts`` read one by one by espeak-ng (``JFK_TEXT`` is the real
+    recording), trimmed, with ``pauses_s[i]`` of silence after part i."""
+    from audio.clip import SAMPLE_RATE, read_audio
+
     if shutil.which("espeak-ng") is None:
         raise SystemExit(
-            "espeak-ng is needed to build the benchmark answer (apt-get install espeak-ng)"
+            "espeak-ng is needed to build the benchmark answers (apt-get install espeak-ng)"
         )
-    rng = np.random.default_rng(7)
     pieces: list[np.ndarray] = []
     with tempfile.TemporaryDirectory() as tmp:
         for i, text in enumerate(parts):
@@ -113,18 +126,13 @@ def build_answer(quick: bool) -> tuple[np.ndarray, str]:
                 speech = read_audio(JFK).samples
             else:
                 out = Path(tmp) / f"s{i}.wav"
-                subprocess.run(
-                    ["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(out), text], check=True
-                )
+                cmd = ["espeak-ng", "-v", voice, "-s", str(rate), "-w", str(out), text]
+                subprocess.run(cmd, check=True)
                 speech = read_audio(out).samples
             pieces.append(_trim(speech))
             if i < len(parts) - 1:
-                pieces.append(np.zeros(int(PAUSES_S[i % len(PAUSES_S)] * SAMPLE_RATE), np.float32))
-    samples = np.concatenate(pieces)
-    samples = samples + rng.normal(0.0, NOISE_RMS, len(samples)).astype(np.float32)
-    wav.parent.mkdir(parents=True, exist_ok=True)
-    write_wav(wav, AudioClip(samples.astype(np.float32)))
-    return read_audio(wav).samples, reference
+                pieces.append(np.zeros(int(pauses_s[i] * SAMPLE_RATE), np.float32))
+    return np.concatenate(pieces)
 
 
 def _trim(samples: np.ndarray, threshold: float = 0.01) -> np.ndarray:
