@@ -98,6 +98,7 @@ class _Encoder:
                 )
             )
         self.packed = False
+        self._pointwise = None
         if pack and dtype == torch.bfloat16:
             self._pack(torch)
 
@@ -117,20 +118,20 @@ class _Encoder:
                 for qw, qb, ow, ob, n1, iw, ib, fw, fb, n2 in plain
             ]  # fmt: skip
             self.packed = True
+            self._pointwise = torch.ops.mkldnn._linear_pointwise
             cos = torch.nn.functional.cosine_similarity(self(probe, ones), expected, dim=-1)
             if float(cos.min()) >= 0.999:
                 return
         except Exception:  # noqa: BLE001 - ops missing in this torch build: plain path
             pass
-        self.blocks, self.packed = plain, False
+        self.blocks, self.packed, self._pointwise = plain, False, None
 
     def _linear(self, x: Any, weight: Any, bias: Any, gelu: bool = False) -> Any:
-        import torch
-        import torch.nn.functional as F
-
         if self.packed:
             act = "gelu" if gelu else "none"
-            return torch.ops.mkldnn._linear_pointwise(x, weight, bias, act, [], "none" if gelu else "")
+            return self._pointwise(x, weight, bias, act, [], "none" if gelu else "")
+        import torch.nn.functional as F
+
         y = F.linear(x, weight, bias)
         return F.gelu(y) if gelu else y
 
