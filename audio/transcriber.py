@@ -6,7 +6,8 @@ on first use) and ``transcribe(clip, hint="") -> Transcript``.
 
 * ``WhisperTranscriber``: openai-whisper on the CPU, float32, one torch thread
   by default (on a busy 2-core machine more threads are several times slower and
-  erratic), English, temperature 0 with whisper's fallback. The 16 kHz samples
+  erratic), English, beam search (``BEAM_SIZE``) at temperature 0 with
+  whisper's fallback. The 16 kHz samples
   are handed over as an array, so no ffmpeg is needed.
 * ``FasterWhisperTranscriber``: faster-whisper (CTranslate2, int8) on the same
   bundled tiny.en weights; an optional extra.
@@ -51,6 +52,12 @@ QUIET_RELATIVE = 0.15
 """... or under this fraction of the clip's speech level."""
 NO_SPEECH_PROB = 0.6
 LOW_LOGPROB = -1.0
+BEAM_PATIENCE = 2.0
+"""The search ends once ``patience x beams`` hypotheses have finished. With 1,
+hypotheses that skip a few words finish first and end the search before the
+complete ones: with a glossary prompt, an answer opening with the glossary's
+own words ("Attention masks are masks for attention, and they're ...") lost
+that clause under 5 beams; at 2 the clause is kept."""
 PROMPT_CONTEXT_WORDS = 40
 """How much earlier text is carried into the prompt of the next stretch."""
 LONG_CLIP_S = 28.0
@@ -63,7 +70,16 @@ MIN_WORDS_PER_VOICED_S = 2.0
 """Fluent speech gives about 3-4 words per voiced second; far fewer means
 the model skipped part of the audio."""
 TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-"""Greedy first, then whisper's fallback when the output looks degenerate."""
+"""Temperature 0 first, then whisper's fallback when the output looks degenerate."""
+BEAM_SIZE = 5
+"""Beams at temperature 0 (1 = greedy). On the latency benchmark's eight
+spoken answers (1,683 words) 5 beams transcribed whole answers with WER 0.242
+against 0.272 greedy, in about 1.5 times the time (9.2 s against 6.3 s for a
+64 s answer). Live transcription spends them on the stretches it decodes while
+the person is still talking, where the time is free; the tail the person waits
+for takes fewer (``audio.incremental.TAIL_BEAM_SIZE``). openai-whisper runs
+the search through :mod:`audio.whisper_decoding` (one first pass for all
+beams)."""
 SAMPLING_SEED = 0
 """The fallback samples at a temperature; openai-whisper's random generator is
 seeded on every call, so the same audio always gives the same transcript
@@ -87,6 +103,14 @@ _SILENCE_RE = re.compile(r"^(?:" + "|".join(_SILENCE_PHRASES) + r")$")
 
 class Transcriber(Protocol):
     def transcribe(self, clip: AudioClip, hint: str = "") -> Transcript: ...
+
+
+def checked_beam(beam_size: int) -> int:
+    """``beam_size`` as a positive int, or a clear ValueError."""
+    beam = int(beam_size)
+    if not 1 <= beam <= 16:
+        raise ValueError(f"beam size must be between 1 (greedy) and 16, not {beam_size}")
+    return beam
 
 
 @dataclass(frozen=True)
@@ -182,10 +206,16 @@ def filter_segments(
         level = speech_level(samples[lo:hi], sample_rate)
         quiet = level < max(QUIET_SEGMENT_RMS, QUIET_RELATIVE * clip_level)
         reason = None
-        if seg.no_speech_prob > NO_SPEECH_PROB and seg.avg_logprob < LOW_LOGPROB:
+        if not normalise_words(text):
+            reason = "no words"  # beam search over hum: " . . . ."
+        elif seg.no_speech_prob > NO_SPEECH_PROB and seg.avg_logprob < LOW_LOGPROB:
             reason = "no speech"
         elif quiet and is_silence_phrase(text):
             reason = "filler over silence"
+        elif seg.no_speech_prob > NO_SPEECH_PROB and is_silence_phrase(text):
+            # beam search can lift a stock hallucination's log-probability just
+            # over LOW_LOGPROB (faster-whisper, 5 beams, mains hum: "You", -0.99)
+            reason = "filler the model marks as no speech"
         elif prompt and is_prompt_echo(text, prompt):
             reason = "echo of the prompt"
         if reason:
@@ -236,11 +266,17 @@ class _LazyModel:
     """``transcribe`` takes ``context=`` (text already heard, for continuity)."""
 
     def __init__(
-        self, model: str = BUNDLED_MODEL, threads: int = 1, cache_dir: str | Path | None = None
+        self,
+        model: str = BUNDLED_MODEL,
+        threads: int = 1,
+        cache_dir: str | Path | None = None,
+        beam_size: int = BEAM_SIZE,
     ) -> None:
         self.model_name = model
         self.threads = max(1, int(threads))
         self.cache_dir = cache_dir
+        self.beam_size = checked_beam(beam_size)
+        """Beams for every call that does not ask for another number."""
         self._model = None
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()
@@ -255,11 +291,15 @@ class _LazyModel:
             if self._model is None:
                 self._model = self._load(progress)
 
-    def transcribe(self, clip: AudioClip, hint: str = "", *, context: str = "") -> Transcript:
+    def transcribe(
+        self, clip: AudioClip, hint: str = "", *, context: str = "", beam_size: int | None = None
+    ) -> Transcript:
         """Transcribe ``clip``; ``hint`` holds the question's key terms,
         ``context`` the text of the answer so far (both go into the prompt;
-        only the hint counts when rejecting echoes of the prompt)."""
+        only the hint counts when rejecting echoes of the prompt).
+        ``beam_size`` overrides the transcriber's own for this call."""
         started = time.perf_counter()
+        beam = self.beam_size if beam_size is None else checked_beam(beam_size)
         samples = _as_model_input(clip)
         hint = glossary_prompt(hint)
         if is_silent(AudioClip(samples)):
@@ -272,7 +312,7 @@ class _LazyModel:
             if is_silent(AudioClip(piece)):
                 continue
             prompt = compose_prompt(hint, " ".join([context, join_text(segments)]))
-            raw = self._decode(piece, prompt)
+            raw = self._decode(piece, prompt, beam)
             kept, dropped = filter_segments(raw, piece, hint)
             offset = lo / SAMPLE_RATE
             segments.extend(
@@ -282,15 +322,15 @@ class _LazyModel:
             rejected.extend(dropped)
         return self._result(join_text(segments), tuple(segments), tuple(rejected), clip, started)
 
-    def _decode(self, piece: np.ndarray, prompt: str) -> list[RawSegment]:
+    def _decode(self, piece: np.ndarray, prompt: str, beam: int) -> list[RawSegment]:
         """Run the engine; if a prompted pass looks cut short (far fewer words
         than the voiced time needs), also try without the prompt and keep
         whichever pass heard more."""
         with self._run_lock:
-            raw = list(self._run(piece, prompt))
+            raw = list(self._run(piece, prompt, beam))
         if prompt and looks_truncated(raw, piece):
             with self._run_lock:
-                plain = list(self._run(piece, ""))
+                plain = list(self._run(piece, "", beam))
             if _word_count(plain) > 1.25 * _word_count(raw):
                 return plain
         return raw
@@ -309,12 +349,14 @@ class _LazyModel:
     def _load(self, progress: Progress | None):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _run(self, samples: np.ndarray, prompt: str) -> Iterable[RawSegment]:  # pragma: no cover
+    def _run(
+        self, samples: np.ndarray, prompt: str, beam: int
+    ) -> Iterable[RawSegment]:  # pragma: no cover
         raise NotImplementedError
 
 
 class WhisperTranscriber(_LazyModel):
-    """openai-whisper on the CPU (float32, greedy with temperature fallback)."""
+    """openai-whisper on the CPU (float32, beam search with temperature fallback)."""
 
     engine_name = "openai-whisper"
 
@@ -324,19 +366,22 @@ class WhisperTranscriber(_LazyModel):
         threads: int = 1,
         cache_dir: str | Path | None = None,
         download_root: str | Path | None = None,
+        beam_size: int = BEAM_SIZE,
     ) -> None:
-        super().__init__(model, threads, cache_dir)
+        super().__init__(model, threads, cache_dir, beam_size)
         self.download_root = download_root
 
     def _load(self, progress: Progress | None):
         import torch
 
         from audio.weights import load_whisper_model
+        from audio.whisper_decoding import install
 
         torch.set_num_threads(self.threads)
+        install()  # beam search without a beam-wide first pass (memory, speed)
         return load_whisper_model(self.model_name, self.cache_dir, progress, self.download_root)
 
-    def _run(self, samples: np.ndarray, prompt: str) -> Iterable[RawSegment]:
+    def _run(self, samples: np.ndarray, prompt: str, beam: int) -> Iterable[RawSegment]:
         import torch
 
         # Set on every call: the thread count is per calling thread with OpenMP.
@@ -349,6 +394,8 @@ class WhisperTranscriber(_LazyModel):
                 task="transcribe",
                 fp16=False,
                 temperature=TEMPERATURES,
+                beam_size=beam if beam > 1 else None,
+                patience=BEAM_PATIENCE if beam > 1 else None,
                 initial_prompt=prompt or None,
                 carry_initial_prompt=bool(prompt),
                 condition_on_previous_text=True,
@@ -376,8 +423,9 @@ class FasterWhisperTranscriber(_LazyModel):
         threads: int = 1,
         cache_dir: str | Path | None = None,
         compute_type: str = "int8",
+        beam_size: int = BEAM_SIZE,
     ) -> None:
-        super().__init__(model, threads, cache_dir)
+        super().__init__(model, threads, cache_dir, beam_size)
         self.compute_type = compute_type
 
     def _load(self, progress: Progress | None):
@@ -404,12 +452,13 @@ class FasterWhisperTranscriber(_LazyModel):
             progress("done", 1.0)
         return model
 
-    def _run(self, samples: np.ndarray, prompt: str) -> Iterable[RawSegment]:
+    def _run(self, samples: np.ndarray, prompt: str, beam: int) -> Iterable[RawSegment]:
         segments, _info = self._model.transcribe(
             samples,
             language="en",
             task="transcribe",
-            beam_size=1,
+            beam_size=beam,
+            patience=BEAM_PATIENCE,
             best_of=1,
             temperature=list(TEMPERATURES),
             initial_prompt=prompt or None,
@@ -433,13 +482,14 @@ def make_transcriber(
     threads: int = 1,
     cache_dir: str | Path | None = None,
     download_root: str | Path | None = None,
+    beam_size: int = BEAM_SIZE,
 ) -> WhisperTranscriber | FasterWhisperTranscriber:
     """The one place that picks an engine. Nothing is loaded until first use
     (or ``load()``)."""
     if engine == "openai-whisper":
-        return WhisperTranscriber(model, threads, cache_dir, download_root)
+        return WhisperTranscriber(model, threads, cache_dir, download_root, beam_size=beam_size)
     if engine == "faster-whisper":
-        return FasterWhisperTranscriber(model, threads, cache_dir)
+        return FasterWhisperTranscriber(model, threads, cache_dir, beam_size=beam_size)
     raise ModelUnavailable(f"unknown speech engine '{engine}'; choose one of: {', '.join(ENGINES)}")
 
 

@@ -218,7 +218,9 @@ def check_speed(report: Report, settings) -> None:
     if clip is None:
         clip = AudioClip((0.1 * np.random.default_rng(0).standard_normal(16000 * 5)).astype(np.float32))
     try:
-        t = make_transcriber(settings.engine, settings.whisper_model, settings.threads)
+        t = make_transcriber(
+            settings.engine, settings.whisper_model, settings.threads, beam_size=settings.beam_size
+        )
         started = time.monotonic()
         t.load()
         load_s = time.monotonic() - started
@@ -230,11 +232,12 @@ def check_speed(report: Report, settings) -> None:
         return
     rtf = took / clip.duration_s
     line = (f"transcription ({settings.engine}, {settings.whisper_model}, {settings.threads} "
-            f"thread): {clip.duration_s:.0f} s of audio in {took:.2f} s (real-time factor "
+            f"thread, beam {settings.beam_size}): {clip.duration_s:.0f} s of audio in {took:.2f} s (real-time factor "
             f"{rtf:.2f}; model load {load_s:.1f} s); heard {text[:50]!r}")
     if rtf > SLOW_RTF:
         report.warn(line, "close other busy programs, or install the faster engine: "
-                    "pip install faster-whisper==1.2.1 and set engine to faster-whisper")
+                    "pip install faster-whisper==1.2.1 and set engine to faster-whisper, "
+                    "or set Recognition search to fewer beams")
     else:
         report.ok(line)
 

@@ -178,7 +178,8 @@ def _transcriber(settings: Any, progress):
     from interviewer import paths
 
     t = make_transcriber(engine=settings.engine, model=settings.whisper_model,
-                         threads=settings.threads, cache_dir=paths.cache_dir())
+                         threads=settings.threads, cache_dir=paths.cache_dir(),
+                         beam_size=settings.beam_size)
 
     def scaled(step: str, fraction: float | None = None) -> None:
         progress(step, 0.15 + 0.7 * (fraction or 0.0))

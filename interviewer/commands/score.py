@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
             engine=args.engine or settings.engine,
             model=args.model or settings.whisper_model,
             threads=settings.threads,
+            beam_size=settings.beam_size,
             hint=not args.no_hint,
             progress=None if args.json else _progress,
         )
@@ -70,7 +71,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def score_clip(clip, question, *, engine: str, model: str, threads: int, hint: bool = True, progress=None) -> dict[str, Any]:
+def score_clip(
+    clip,
+    question,
+    *,
+    engine: str,
+    model: str,
+    threads: int,
+    beam_size: int = 5,
+    hint: bool = True,
+    progress=None,
+) -> dict[str, Any]:
     """Transcribe ``clip`` and grade it against ``question``; the JSON contract."""
     from audio.transcriber import make_transcriber
     from questions import grade_question
@@ -79,7 +90,11 @@ def score_clip(clip, question, *, engine: str, model: str, threads: int, hint: b
     from interviewer import paths
 
     transcriber = make_transcriber(
-        engine=engine, model=model, threads=threads, cache_dir=paths.cache_dir()
+        engine=engine,
+        model=model,
+        threads=threads,
+        cache_dir=paths.cache_dir(),
+        beam_size=beam_size,
     )
     if hasattr(transcriber, "load"):
         transcriber.load(progress=progress)

@@ -11,6 +11,8 @@ import pytest
 
 from audio.clip import SAMPLE_RATE, AudioClip
 from audio.incremental import (
+    TAIL_BEAM_MAX_S,
+    TAIL_BEAM_SIZE,
     IncrementalTranscriber,
     find_pauses,
     next_cut,
@@ -107,6 +109,7 @@ class Recording:
         self.delay_s = delay_s
         self.accepts_context = accepts_context
         self.fail = False
+        self.beams: list[object] = []
 
     def transcribe(self, clip: AudioClip, hint: str = "", **kwargs) -> Transcript:
         if self.fail:
@@ -114,6 +117,7 @@ class Recording:
         time.sleep(self.delay_s)
         n = len(self.calls)
         self.calls.append((clip.duration_s, hint, kwargs.get("context", "")))
+        self.beams.append(kwargs.get("beam_size", "not passed"))
         seg = Segment(0.1, clip.duration_s - 0.1, f"part{n}")
         return Transcript(f"part{n}", (seg,), clip.duration_s, "fake", "fake", 0.0, (f"junk{n}",))
 
@@ -185,6 +189,39 @@ def test_text_so_far_is_carried_into_the_prompt():
     inc.finish()
     assert [c[1] for c in aware.calls] == ["LoRA"] * len(aware.calls)
     assert aware.calls[1][2] == "part0"
+
+
+def test_only_the_tail_takes_the_smaller_beam():
+    """Stretches decoded during speech use the transcriber's own beam (None);
+    the tail the person waits for asks for ``tail_beam_size``."""
+    aware = Recording(accepts_context=True)
+    inc = IncrementalTranscriber(aware, "LoRA", min_chunk_s=8.0, max_chunk_s=20.0, repair=False)
+    feed_all(inc, answer_pattern(6), pace_s=0.002)
+    inc.finish()
+    assert len(aware.beams) >= 3
+    assert aware.beams[:-1] == [None] * (len(aware.beams) - 1)
+    assert aware.beams[-1] == TAIL_BEAM_SIZE == 2
+
+    own = Recording(accepts_context=True)
+    inc = IncrementalTranscriber(
+        own, min_chunk_s=8.0, max_chunk_s=20.0, repair=False, tail_beam_size=None
+    )
+    feed_all(inc, answer_pattern(6), pace_s=0.002)
+    inc.finish()
+    assert set(own.beams) == {None}
+
+    long_tail = Recording(accepts_context=True)  # no pause for the last 12 s
+    inc = IncrementalTranscriber(long_tail, min_chunk_s=8.0, max_chunk_s=20.0, repair=False)
+    feed_all(inc, speech_like([("talk", 9.0), ("gap", 0.6), ("talk", 12.0)]), pace_s=0.002)
+    inc.finish()
+    assert inc.stretches[-1].end_s - inc.stretches[-1].start_s > TAIL_BEAM_MAX_S
+    assert long_tail.beams[-1] == 1, "a long tail is decoded greedily"
+
+    plain = Recording()  # an engine without context= is not given a beam either
+    inc = IncrementalTranscriber(plain, min_chunk_s=8.0, max_chunk_s=20.0, repair=False)
+    feed_all(inc, answer_pattern(6), pace_s=0.002)
+    inc.finish()
+    assert set(plain.beams) == {"not passed"}
 
 
 def test_feed_never_blocks_on_a_slow_engine():
@@ -294,7 +331,9 @@ class Skipping:
         self.calls: list[tuple[float, str]] = []
         self.accepts_context = True
 
-    def transcribe(self, clip: AudioClip, hint: str = "", *, context: str = "") -> Transcript:
+    def transcribe(
+        self, clip: AudioClip, hint: str = "", *, context: str = "", beam_size=None
+    ) -> Transcript:
         n = len(self.calls)
         self.calls.append((clip.duration_s, context))
         heard = clip.duration_s
@@ -332,7 +371,7 @@ def test_a_stretch_with_far_too_few_words_is_split_and_decoded_in_halves():
     class Terse(Skipping):
         """Covers the whole clip with a single word when it is long."""
 
-        def transcribe(self, clip, hint="", *, context=""):
+        def transcribe(self, clip, hint="", *, context="", beam_size=None):
             result = super().transcribe(clip, hint, context=context)
             if clip.duration_s <= 6.0:
                 return result
@@ -355,7 +394,7 @@ def test_a_wrong_end_time_does_not_duplicate_text():
         """Hears everything but stamps the segment as ending after 3 s; a
         piece decoded again repeats the words from the start of that piece."""
 
-        def transcribe(self, clip, hint="", *, context=""):
+        def transcribe(self, clip, hint="", *, context="", beam_size=None):
             result = super().transcribe(clip, hint, context=context)
             return Transcript(
                 result.text,

@@ -236,12 +236,14 @@ class _Scripted(_LazyModel):
         self.segments = segments
         self.when_prompted: list[RawSegment] | None = None
         self.prompts: list[str] = []
+        self.beams: list[int] = []
 
     def _load(self, progress):
         return object()
 
-    def _run(self, samples, prompt):
+    def _run(self, samples, prompt, beam):
         self.prompts.append(prompt)
+        self.beams.append(beam)
         if prompt and self.when_prompted is not None:
             return list(self.when_prompted)
         return list(self.segments)
@@ -280,6 +282,22 @@ def test_filler_words_over_real_speech_are_kept():
     kept, rejected = filter_segments(raw, samples)
     assert [s.text for s in kept] == ["Thank you.", "you"]
     assert rejected == []
+
+
+def test_a_stock_phrase_the_model_marks_as_no_speech_is_dropped_over_loud_noise():
+    """Over mains hum (loud, so not "quiet"), faster-whisper's beam search gave
+    "You" with no-speech probability 0.93 and log-probability -0.99, just
+    above the general threshold; a stock phrase with that no-speech mark goes."""
+    samples = _speech_then_silence()
+    raw = [
+        RawSegment(0.0, 2.0, " You", 0.93, -0.99),
+        RawSegment(0.0, 2.0, " Attention is all you need.", 0.93, -0.5),
+        RawSegment(0.0, 5.0, " . . . .", 0.92, -0.97),
+    ]
+    kept, rejected = filter_segments(raw, samples)
+    assert [s.text for s in kept] == ["Attention is all you need."]
+    assert "no speech" in rejected[0]
+    assert "no words" in rejected[1]
 
 
 def test_echo_and_phrase_rules():
@@ -436,7 +454,40 @@ def test_temperature_fallback_is_reproducible():
     engine = WhisperTranscriber()
     engine._model = Sampling()
     samples = np.zeros(SAMPLE_RATE, np.float32)
-    first = [s.text for s in engine._run(samples, "")]
+    first = [s.text for s in engine._run(samples, "", 1)]
     torch.rand(100)  # anything else drawing from the generator in between
-    again = [s.text for s in engine._run(samples, "")]
+    again = [s.text for s in engine._run(samples, "", 1)]
     assert first == again
+
+
+def test_the_beam_width_reaches_both_engines_and_a_call_may_override_it():
+    speech = _speech_then_silence()
+    scripted = _Scripted([RawSegment(0.0, 3.0, " We use LoRA adapters.", 0.01, -0.3)])
+    assert scripted.beam_size == 5
+    scripted.transcribe(AudioClip(speech))
+    scripted.transcribe(AudioClip(speech), beam_size=2)
+    assert scripted.beams == [5, 2]
+    with pytest.raises(ValueError, match="beam size"):
+        scripted.transcribe(AudioClip(speech), beam_size=0)
+    with pytest.raises(ValueError, match="beam size"):
+        make_transcriber("openai-whisper", beam_size=40)
+
+    class Options:
+        def __init__(self, result):
+            self.result, self.seen = result, []
+
+        def transcribe(self, samples, **options):
+            self.seen.append(options)
+            return self.result
+
+    ow = make_transcriber("openai-whisper", beam_size=3)
+    ow._model = Options({"segments": []})
+    list(ow._run(speech, "", 3))
+    list(ow._run(speech, "", 1))
+    # openai-whisper: greedy search is beam_size=None (a beam of 1 would still search)
+    assert [o["beam_size"] for o in ow._model.seen] == [3, None]
+
+    fw = FasterWhisperTranscriber(beam_size=4)
+    fw._model = Options(([], None))
+    list(fw._run(speech, "", 4))
+    assert fw._model.seen[0]["beam_size"] == 4 and fw._model.seen[0]["best_of"] == 1

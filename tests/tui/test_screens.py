@@ -58,6 +58,7 @@ def test_settings_are_saved(tmp_path):
             screen.query_one("#rate").value = "150"
             screen.query_one("#silence_timeout_s").value = "2.5"
             screen.query_one("#max_answer_s").value = "not a number"
+            screen.query_one("#beam_size").value = 1
             await pilot.press("ctrl+s")
             await pilot.pause()
             assert isinstance(rig.app.screen, HomeScreen)
@@ -65,6 +66,7 @@ def test_settings_are_saved(tmp_path):
     asyncio.run(scenario())
     saved = load_settings()
     assert saved.rate == 150 and saved.silence_timeout_s == 2.5
+    assert saved.beam_size == 1
     assert saved.max_answer_s == rig.app.deps.settings.max_answer_s  # invalid input kept the old value
     assert rig.app.settings == saved
 
@@ -166,3 +168,14 @@ def test_due_mode_with_nothing_due_says_so_and_stays_home(tmp_path):
     asyncio.run(scenario())
     assert rig.messages() == ["SessionFailed"]
     assert rig.rows("SELECT * FROM sessions") == []
+
+
+def test_a_settings_file_with_an_unusable_beam_width_keeps_the_rest(tmp_path):
+    path = tmp_path / "settings.json"
+    path.write_text('{"rate": 140, "beam_size": 0}', encoding="utf-8")
+    settings = load_settings(path)
+    assert settings.rate == 140 and settings.beam_size == 5
+    path.write_text('{"beam_size": "fast"}', encoding="utf-8")
+    assert load_settings(path).beam_size == 5
+    path.write_text('{"beam_size": 2}', encoding="utf-8")
+    assert load_settings(path).beam_size == 2

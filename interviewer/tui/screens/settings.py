@@ -13,6 +13,7 @@ from interviewer.tui.screens.base import ReportsWorkerErrors
 
 MODELS = ("tiny.en", "base.en", "small.en")
 ENGINES = ("openai-whisper", "faster-whisper")
+BEAMS = ((5, "5 beams (accurate)"), (3, "3 beams"), (2, "2 beams"), (1, "greedy (fastest)"))
 
 
 class SettingsScreen(ReportsWorkerErrors, Screen[None]):
@@ -43,6 +44,11 @@ class SettingsScreen(ReportsWorkerErrors, Screen[None]):
                 "Recogniser",
                 Select([(e, e) for e in _with(ENGINES, s.engine)], value=s.engine,
                        allow_blank=False, id="engine"),
+            )
+            yield from self._row(
+                "Recognition search",
+                Select([(label, n) for n, label in _beams(s.beam_size)], value=s.beam_size,
+                       allow_blank=False, id="beam_size"),
             )
             yield from self._row("Silence timeout (s)",
                                  Input(str(s.silence_timeout_s), id="silence_timeout_s",
@@ -79,6 +85,7 @@ class SettingsScreen(ReportsWorkerErrors, Screen[None]):
             rate=int(number("rate", s.rate)),
             whisper_model=str(self.query_one("#whisper_model", Select).value),
             engine=str(self.query_one("#engine", Select).value),
+            beam_size=int(self.query_one("#beam_size", Select).value),
             silence_timeout_s=number("silence_timeout_s", s.silence_timeout_s),
             max_answer_s=number("max_answer_s", s.max_answer_s),
         )
@@ -93,3 +100,8 @@ class SettingsScreen(ReportsWorkerErrors, Screen[None]):
 
 def _with(options: tuple[str, ...], current: str) -> tuple[str, ...]:
     return options if current in options else (*options, current)
+
+
+def _beams(current: int) -> tuple[tuple[int, str], ...]:
+    known = {n for n, _ in BEAMS}
+    return BEAMS if current in known else (*BEAMS, (current, f"{current} beams"))
