@@ -99,7 +99,7 @@ def measure(transcriber, answers: list[SpokenAnswer], log) -> dict:
     from audio.incremental import IncrementalTranscriber
     from tests.benchmarks.wer import wer, words
 
-    total = errors_inc = errors_batch = 0.0
+    total = errors_inc = errors_batch = errors_greedy = 0.0
     per: list[dict] = []
     for a in answers:
         inc = IncrementalTranscriber(transcriber, a.hint, threaded=False)
@@ -107,22 +107,32 @@ def measure(transcriber, answers: list[SpokenAnswer], log) -> dict:
             inc.feed(a.samples[i : i + 1600])
         live = inc.finish().text
         batch = transcriber.transcribe(AudioClip(a.samples), a.hint).text
+        greedy = transcriber.transcribe(AudioClip(a.samples), a.hint, beam_size=1).text
         n = len(words(a.reference))
         w_inc, w_batch = wer(a.reference, live), wer(a.reference, batch)
+        w_greedy = wer(a.reference, greedy)
         total += n
         errors_inc += w_inc * n
         errors_batch += w_batch * n
+        errors_greedy += w_greedy * n
         per.append(
-            {"id": a.name, "words": n, "incremental": round(w_inc, 4), "batch": round(w_batch, 4)}
+            {
+                "id": a.name,
+                "words": n,
+                "incremental": round(w_inc, 4),
+                "batch": round(w_batch, 4),
+                "batch_greedy": round(w_greedy, 4),
+            }
         )
         log(
             f"  {a.name:28s} {len(a.samples) / 16000:5.1f} s {n:4d} words | "
-            f"WER incremental {w_inc:.3f} | batch {w_batch:.3f}"
+            f"WER incremental {w_inc:.3f} | batch {w_batch:.3f} | batch greedy {w_greedy:.3f}"
         )
     return {
         "set_answers": len(answers),
         "set_words": int(total),
         "set_wer_incremental": round(errors_inc / total, 4) if total else None,
         "set_wer_batch": round(errors_batch / total, 4) if total else None,
+        "set_wer_batch_greedy": round(errors_greedy / total, 4) if total else None,
         "set_per_answer": per,
     }

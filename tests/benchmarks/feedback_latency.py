@@ -11,7 +11,13 @@ blocks at real-time pace to an :class:`IncrementalTranscriber` and stops the
 moment the speech ends (no trailing silence). Measured in the same run:
 
 * ``incremental_s``: from that stop to the final transcript (tail only);
-* ``batch_s``: one transcription of the whole answer, as without streaming.
+* ``batch_s``: one transcription of the whole answer, as without streaming,
+  with the transcriber's own settings (beam search, ``audio.transcriber.BEAM_SIZE``);
+* ``batch_greedy_s`` / ``wer_batch_greedy`` / ``ratio_greedy``: the same with
+  greedy search, the fastest batch transcription there is. Live transcription
+  decodes the stretches heard during speech with the full beam (the time is
+  free then) and the tail with ``audio.incremental.TAIL_BEAM_SIZE`` beams, so
+  both baselines are shown.
 
 Medians over the runs are reported (3 runs, 1 with ``--quick``). By default
 every run hears the same cached audio, so the word error rates of the runs are
@@ -196,11 +202,13 @@ def run_incremental(
     return waited, transcript.text, len(inc.stretches), tail_s
 
 
-def run_batch(transcriber, samples: np.ndarray) -> tuple[float, str]:
+def run_batch(transcriber, samples: np.ndarray, beam_size: int | None = None) -> tuple[float, str]:
+    """One transcription of the whole answer (``beam_size``: None for the
+    transcriber's own, 1 for greedy search)."""
     from audio.clip import AudioClip
 
     started = time.perf_counter()
-    transcript = transcriber.transcribe(AudioClip(samples), HINT)
+    transcript = transcriber.transcribe(AudioClip(samples), HINT, beam_size=beam_size)
     return time.perf_counter() - started, transcript.text
 
 
@@ -235,23 +243,29 @@ def measure(
     log(f"[{engine}] answer {answer_s:.1f} s, model load {load_s:.2f} s, grader loaded: {grader}")
 
     inc_times, batch_times, inc_wers, batch_wers, stretches, tails = [], [], [], [], [], []
+    greedy_times, greedy_wers = [], []
     for run in range(runs):
         heard = noise_draw(samples, run) if vary_noise else samples
         inc_s, inc_text, n_stretches, tail_s = run_incremental(transcriber, heard, realtime)
         batch_s, batch_text = run_batch(transcriber, heard)
+        greedy_s, greedy_text = run_batch(transcriber, heard, beam_size=1)
         inc_times.append(inc_s)
         batch_times.append(batch_s)
+        greedy_times.append(greedy_s)
         inc_wers.append(wer(reference, inc_text))
         batch_wers.append(wer(reference, batch_text))
+        greedy_wers.append(wer(reference, greedy_text))
         stretches.append(n_stretches)
         tails.append(round(tail_s, 2))
         log(
             f"[{engine}] run {run + 1}/{runs}: incremental {inc_s:.2f} s ({n_stretches} stretches, "
             f"tail {tail_s:.1f} s, "
-            f"WER {inc_wers[-1]:.3f}), batch {batch_s:.2f} s (WER {batch_wers[-1]:.3f})"
+            f"WER {inc_wers[-1]:.3f}), batch {batch_s:.2f} s (WER {batch_wers[-1]:.3f}), "
+            f"batch greedy {greedy_s:.2f} s (WER {greedy_wers[-1]:.3f})"
         )
     incremental_s = statistics.median(inc_times)
     batch_s = statistics.median(batch_times)
+    greedy_s = statistics.median(greedy_times)
     peak_mb = peak_rss_mb()  # before the answer set: the figure is for one session's answer
     spoken_set: dict = {}
     if with_set:
@@ -262,7 +276,8 @@ def measure(
         log(
             f"[{engine}] set of {spoken_set['set_answers']} answers, {spoken_set['set_words']} words: "
             f"WER incremental {spoken_set['set_wer_incremental']:.4f} | "
-            f"batch {spoken_set['set_wer_batch']:.4f}"
+            f"batch {spoken_set['set_wer_batch']:.4f} | "
+            f"batch greedy {spoken_set['set_wer_batch_greedy']:.4f}"
         )
     return {
         "engine": engine,
@@ -272,6 +287,10 @@ def measure(
         "ratio": round(incremental_s / batch_s, 3) if batch_s else None,
         "wer_incremental": round(statistics.median(inc_wers), 4),
         "wer_batch": round(statistics.median(batch_wers), 4),
+        "beam_size": transcriber.beam_size,
+        "batch_greedy_s": round(greedy_s, 3),
+        "ratio_greedy": round(incremental_s / greedy_s, 3) if greedy_s else None,
+        "wer_batch_greedy": round(statistics.median(greedy_wers), 4),
         "peak_rss_mb": round(peak_mb, 1),
         "runs": runs,
         "realtime": realtime,
@@ -364,13 +383,15 @@ def main(argv: list[str] | None = None) -> int:
             log(
                 f"{name}: answer {result['answer_s']} s | incremental {result['incremental_s']} s | "
                 f"batch {result['batch_s']} s | ratio {result['ratio']} | WER inc {result['wer_incremental']} "
-                f"vs batch {result['wer_batch']} | peak RSS {result['peak_rss_mb']} MB"
+                f"vs batch {result['wer_batch']} | batch greedy {result['batch_greedy_s']} s "
+                f"(ratio {result['ratio_greedy']}, WER {result['wer_batch_greedy']}) | peak RSS {result['peak_rss_mb']} MB"
                 + ("" if result["realtime"] else " | fed faster than real time")
             )
             if "set_words" in result:
                 log(
                     f"{name}: answer set ({result['set_words']} words) WER inc "
-                    f"{result['set_wer_incremental']} vs batch {result['set_wer_batch']}"
+                    f"{result['set_wer_incremental']} vs batch {result['set_wer_batch']} "
+                    f"(greedy {result['set_wer_batch_greedy']})"
                 )
     else:
         print(json.dumps(summary))
