@@ -444,6 +444,9 @@ class IncrementalTranscriber:
         if final:
             long_tail = cut / rate > self.tail_beam_max_s
             self._final_beam = 1 if long_tail else self.tail_beam_size
+            own = getattr(self.transcriber, "beam_size", None)
+            if own is not None and self._final_beam is not None:
+                self._final_beam = min(self._final_beam, own)  # never wider than chosen
         segments = self._decode_checked(stretch, join_text(self._segments), depth=0)
         elapsed = time.perf_counter() - started
         end_s = self._offset / rate

@@ -26,9 +26,10 @@ class Settings:
     threads: int = 1
     """Torch/CTranslate2 threads for transcription (1 is fastest on a busy 2-core box)."""
     beam_size: int = 5
-    """Beam search width of the recogniser (1 = greedy: half the decoding time,
-    about a fifth more word errors). Live transcription always decodes the
-    last few seconds, the part you wait for, with at most 2 beams."""
+    """Beam search width of the recogniser (1 = greedy: a whole answer in about
+    two thirds of the time, with about an eighth more word errors). Live
+    transcription decodes the last few seconds, the part you wait for, with at
+    most 2 beams."""
     silence_timeout_s: float = 3.0
     """End an answer after this much silence once speech has begun."""
     max_answer_s: float = 180.0

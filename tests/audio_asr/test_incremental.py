@@ -217,6 +217,13 @@ def test_only_the_tail_takes_the_smaller_beam():
     assert inc.stretches[-1].end_s - inc.stretches[-1].start_s > TAIL_BEAM_MAX_S
     assert long_tail.beams[-1] == 1, "a long tail is decoded greedily"
 
+    greedy = Recording(accepts_context=True)  # the person chose greedy search
+    greedy.beam_size = 1
+    inc = IncrementalTranscriber(greedy, min_chunk_s=8.0, max_chunk_s=20.0, repair=False)
+    feed_all(inc, answer_pattern(6), pace_s=0.002)
+    inc.finish()
+    assert greedy.beams[-1] == 1, "the tail is never wider than the chosen search"
+
     plain = Recording()  # an engine without context= is not given a beam either
     inc = IncrementalTranscriber(plain, min_chunk_s=8.0, max_chunk_s=20.0, repair=False)
     feed_all(inc, answer_pattern(6), pace_s=0.002)
