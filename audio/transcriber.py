@@ -34,6 +34,7 @@ from typing import Protocol
 
 import numpy as np
 
+from audio.beam import checked_beam
 from audio.clip import SAMPLE_RATE, AudioClip
 from audio.errors import ModelUnavailable
 from audio.results import Segment, Transcript
@@ -103,14 +104,6 @@ _SILENCE_RE = re.compile(r"^(?:" + "|".join(_SILENCE_PHRASES) + r")$")
 
 class Transcriber(Protocol):
     def transcribe(self, clip: AudioClip, hint: str = "") -> Transcript: ...
-
-
-def checked_beam(beam_size: int) -> int:
-    """``beam_size`` as a positive int, or a clear ValueError."""
-    beam = int(beam_size)
-    if not 1 <= beam <= 16:
-        raise ValueError(f"beam size must be between 1 (greedy) and 16, not {beam_size}")
-    return beam
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import os
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
+from audio.beam import usable_beam
 from interviewer import paths
 
 
@@ -56,9 +57,8 @@ def load_settings(path: Path | None = None) -> Settings:
         return Settings()
     known = {f.name for f in fields(Settings)}
     clean = {k: v for k, v in raw.items() if k in known}
-    beam = clean.get("beam_size", 5)
-    if isinstance(beam, bool) or not isinstance(beam, int) or not 1 <= beam <= 16:
-        clean.pop("beam_size", None)  # not a usable beam width: the default
+    if "beam_size" in clean and not usable_beam(clean["beam_size"]):
+        del clean["beam_size"]  # not a usable beam width: the default
     try:
         return Settings(**clean)
     except TypeError:
