@@ -26,6 +26,9 @@ embedding model once, see :func:`load`):
    a fluent answer to a neighbouring question does not collect credit from
    loosely related words. Words inside a reference's examples ("e.g. ...")
    weigh less; an answer may illustrate the point its own way.
+7. A small sentence-level term adds how much closer the whole answer is to
+   the reference than to the question. A plain answer-reference cosine would
+   reward being on topic, which restating the question already achieves.
 """
 
 from __future__ import annotations
@@ -64,8 +67,11 @@ MISCONCEPTION_AT = 0.8
 MIX_KEYPOINTS = 0.7
 """Share of the rubric's key points in the recall when the rubric is explicit
 (the rest is the alignment with the whole reference)."""
-MIX_COSINE = 0.1
-"""Share of the sentence-level cosine in the raw score (it rewards topic, so it stays small)."""
+MIX_CONTRAST = 0.1
+"""Weight of the sentence-level contrast in the raw score: how much closer the
+whole answer is to the reference than to the question (sentence embeddings).
+A plain answer-reference cosine rewards being on topic, which restating the
+question achieves; the contrast rewards only what the reference adds."""
 RECALL_BETA = 3.0
 """F-beta of recall and precision: covering the reference matters more than staying brief."""
 SCORE_LOW, SCORE_HIGH = 0.15, 0.75
@@ -210,6 +216,8 @@ class _Rubric:
     sentences: dict[str, np.ndarray]
     vocab_rows: tuple[np.ndarray, ...] = ()
     """Per vocab word: the rows of ``vectors`` that hold it."""
+    question_sentence: np.ndarray | None = None
+    """Sentence vector of the question (for the contrast, see MIX_CONTRAST)."""
 
 
 _RUBRIC_LOCK = threading.Lock()
@@ -226,12 +234,17 @@ def _rubric(question: str, texts: tuple[str, ...], semantic: bool) -> _Rubric:
     rows: dict[str, slice] = {}
     vectors = None
     sentences: dict[str, np.ndarray] = {}
+    question_sentence = None
     if semantic:
         from questions.semantic import embed_batch
 
         views = [_embed_view(u.words, u.content) for u in units.values()]
+        qwords = tuple(t.norm for t in nz.tokens(question))
         with _RUBRIC_LOCK:
-            embedded = embed_batch([v[0] for v in views])
+            embedded = embed_batch([v[0] for v in views] + [qwords])
+        *embedded, qv = embedded
+        if qwords:
+            question_sentence = qv.sentence
         blocks = []
         start = 0
         for (t, _u), wv, (_, pos) in zip(units.items(), embedded, views, strict=True):
@@ -256,6 +269,7 @@ def _rubric(question: str, texts: tuple[str, ...], semantic: bool) -> _Rubric:
         vocab_rows=tuple(np.flatnonzero(row_vocab == v) for v in range(len(vocab)))
         if vectors is not None
         else (),
+        question_sentence=question_sentence,
     )
 
 
@@ -634,9 +648,13 @@ def _grade(
         needed=structure.items_needed(question, ref_text),
     )
     exact = _exact_recall(ctx, ref_text)
-    cosine = 0.0
+    cosine = contrast = 0.0
     if sem and a.sentence is not None:
         cosine = float(rub.sentences[ref_text] @ a.sentence)
+        to_question = (
+            float(rub.question_sentence @ a.sentence) if rub.question_sentence is not None else 0.0
+        )
+        contrast = max(0.0, cosine - to_question)
 
     # misconceptions
     found: list[MisconceptionResult] = []
@@ -659,7 +677,7 @@ def _grade(
         if precision + full_recall > 0
         else 0.0
     )
-    raw = (1 - MIX_COSINE) * f_beta + MIX_COSINE * max(0.0, cosine) if sem else f_beta
+    raw = f_beta + MIX_CONTRAST * contrast
     score = max(0.0, min(1.0, _ramp(raw, SCORE_LOW, SCORE_HIGH) - penalty))
     n_words = len(a_toks)
     ref_words = _word_count(reference) if reference else 0
@@ -668,6 +686,7 @@ def _grade(
     details = (
         ("f_beta", round(f_beta, 4)),
         ("raw", round(raw, 4)),
+        ("contrast", round(contrast, 4)),
         ("cosine", round(cosine, 4)),
         ("exact_recall", round(exact, 4)),
         ("key_points", round(kp_credit, 4)),

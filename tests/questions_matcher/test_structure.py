@@ -47,8 +47,10 @@ def test_two_of_four_alternatives_is_a_full_answer() -> None:
         "so you need encryption and authentication. Adaptation is the other: nodes move, join "
         "and leave, so the topology keeps changing."
     )
-    with_count = grade(q, ref, two).score
-    without_count = grade("What are the challenges of mobile routing?", ref, two).score
-    assert with_count is not None and without_count is not None
-    assert with_count > without_count + 0.1
-    assert with_count >= 0.8
+    with_count = grade(q, ref, two)
+    without_count = grade("What are the challenges of mobile routing?", ref, two)
+    assert with_count.score is not None and without_count.score is not None
+    # compared before the score is capped at 1: both may reach the cap
+    raw_with, raw_without = dict(with_count.details)["raw"], dict(without_count.details)["raw"]
+    assert raw_with > raw_without + 0.1
+    assert with_count.score >= max(0.8, without_count.score)
