@@ -29,6 +29,9 @@ embedding model once, see :func:`load`):
 7. A small sentence-level term adds how much closer the whole answer is to
    the reference than to the question. A plain answer-reference cosine would
    reward being on topic, which restating the question already achieves.
+8. A reference that opens with a verdict ("No.", "Yes.", "A.") makes the
+   verdict part of the answer: opening with another one is reported like a
+   misconception and most of the score goes.
 """
 
 from __future__ import annotations
@@ -82,6 +85,16 @@ opposite polarity keeps only FLIP_FACTOR of its similarity in the alignment."""
 EXAMPLE_WEIGHT = 0.3
 """Weight of a rubric word inside an example ("e.g. ...", "for example ..."):
 an answer may illustrate the point differently, or not at all."""
+WRONG_CHOICE_FACTOR = 0.3
+"""Share of the score kept when the answer opens with a different verdict
+than the reference ("Yes." where the reference says "No.", "B." for "A.")."""
+VERDICTS = (
+    frozenset({"yes", "no"}),
+    frozenset({"agree", "disagree"}),
+    frozenset({"true", "false"}),
+    frozenset("abcdefghxyz"),
+)
+"""Sets of mutually exclusive verdicts a question may ask for (letters: options)."""
 TOO_SHORT_WORDS = 12
 EMBED_STOPWORDS = True
 """Whether function words are given to the embedding model (see _embed_view;
@@ -155,6 +168,18 @@ def _rarity(word: str) -> float:
     return 0.35 + 0.65 * min(1.0, max(0.0, x))
 
 
+def _token_rarity(t: nz.Token, text: str) -> float:
+    """Rarity of a token as it was written or said. Number words are
+    normalised to digits, but a spelled-out "one" is mostly a pronoun or a
+    determiner ("the one that", "at one time"), so a number said as a word
+    weighs like that word; written digits keep the weight of a number."""
+    if t.norm.isdigit():
+        surface = text[t.start : t.end].lower()
+        if surface.isalpha():
+            return _rarity(surface)
+    return _rarity(t.norm)
+
+
 @lru_cache(maxsize=1024)
 def _question_stems(question: str) -> frozenset[str]:
     return frozenset(t.stem for t in nz.tokens(question) if not t.is_stop)
@@ -170,7 +195,7 @@ def _unit(text: str, question: str) -> _Unit:
         i for i, t in enumerate(toks) if not t.is_stop and not t.is_negation and not abbrev[i]
     )
     weights = tuple(
-        _rarity(toks[i].norm)
+        _token_rarity(toks[i], text)
         * (QUESTION_WEIGHT if toks[i].stem in qstems else 1.0)
         * (EXAMPLE_WEIGHT if example[i] else 1.0)
         for i in content
@@ -340,7 +365,7 @@ def _prepare_answer(
         text=answer,
         toks=toks,
         content=content,
-        weights=tuple(_rarity(toks[i].norm) for i in content),
+        weights=tuple(_token_rarity(toks[i], answer) for i in content),
         negated=tuple(neg[i] for i in content),
         parrot=tuple(toks[i].stem in qstems for i in content),
         vectors=vectors,
@@ -667,6 +692,7 @@ def _grade(
             assert m.evidence is not None
             found.append(MisconceptionResult(mc.text, mc.correction, float(mc.penalty), m.evidence))
     penalty = sum(m.penalty for m in found)
+    choice = _wrong_choice(reference, a_toks, answer) if reference else None
 
     full_recall = (
         (1 - MIX_KEYPOINTS) * recall + MIX_KEYPOINTS * kp_credit if explicit and results else recall
@@ -679,6 +705,14 @@ def _grade(
     )
     raw = f_beta + MIX_CONTRAST * contrast
     score = max(0.0, min(1.0, _ramp(raw, SCORE_LOW, SCORE_HIGH) - penalty))
+    if choice is not None:
+        # the explanation may still hold something right, but the verdict is wrong
+        kept = score * WRONG_CHOICE_FACTOR
+        choice = MisconceptionResult(
+            choice.text, choice.correction, round(score - kept, 4), choice.evidence
+        )
+        found.append(choice)
+        score = kept
     n_words = len(a_toks)
     ref_words = _word_count(reference) if reference else 0
     too_short = n_words < min(TOO_SHORT_WORDS, max(3, ref_words // 4))
@@ -704,6 +738,55 @@ def _grade(
         off_topic=off_topic,
         no_speech=False,
         details=tuple(sorted(details)),
+    )
+
+
+_VERDICT_FOLLOWERS = frozenset(
+    "because since as not it its he she they we you i that this there".split()
+)
+"""Words that may follow an unpunctuated verdict ("No it does not ...",
+"Yes because ..."); "No one ..." or "No energy ..." is not a verdict."""
+
+
+def _verdict(toks: Sequence[nz.Token], answer: bool) -> nz.Token | None:
+    """The verdict a text opens with: "No." / "Yes, because ..." / "A. ...".
+
+    A reference states one only as a bare word closed by punctuation. A
+    spoken or typed answer may run on ("No it does not", "Yes because");
+    a letter must be closed by punctuation, so the article "a" is never read
+    as option A."""
+    if not toks or not any(toks[0].norm in v for v in VERDICTS):
+        return None
+    t = toks[0]
+    if t.boundary or len(toks) == 1:
+        return t
+    if answer and len(t.norm) > 1 and toks[1].norm in _VERDICT_FOLLOWERS:
+        return t
+    return None
+
+
+@lru_cache(maxsize=1024)
+def _reference_verdict(reference: str) -> nz.Token | None:
+    return _verdict(nz.tokens(reference), answer=False)
+
+
+def _wrong_choice(
+    reference: str, a_toks: Sequence[nz.Token], answer: str
+) -> MisconceptionResult | None:
+    """The answer's opening verdict when it contradicts the reference's."""
+    ref = _reference_verdict(reference)
+    if ref is None:
+        return None
+    said = _verdict(a_toks, answer=True)
+    if said is None or said.norm == ref.norm:
+        return None
+    if not any(ref.norm in v and said.norm in v for v in VERDICTS):
+        return None
+    return MisconceptionResult(
+        text=f"Answered {answer[said.start : said.end]!r}",
+        correction=f"The reference answer is {reference[ref.start : ref.end]!r}.",
+        penalty=0.0,
+        evidence=Evidence(answer[said.start : said.end], said.start, said.end),
     )
 
 

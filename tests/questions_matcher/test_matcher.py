@@ -210,8 +210,10 @@ def test_misconception_stated_costs_its_penalty_and_negated_does_not() -> None:
     negated = grade_question(
         q, "You don't always need a vector database; summarising the prompt needs no retrieval."
     )
+    # the reference opens with "No.", so the "Yes" is reported as well
     assert [m.text for m in stated.misconceptions] == [
-        "Every LLM application needs a vector database."
+        "Every LLM application needs a vector database.",
+        "Answered 'Yes'",
     ]
     ev = stated.misconceptions[0].evidence
     assert "vector database" in stated.misconceptions[0].evidence.text
@@ -337,3 +339,64 @@ def test_an_opposite_word_does_not_stand_in_for_the_reference_word(
     # "decreases" and "slower" sit close to "increases" and "faster" in the
     # embedding space; as opposites they must earn nothing
     assert with_opposites < without - 0.03
+
+
+def test_restating_the_question_earns_no_sentence_contrast() -> None:
+    q = "Why does a transformer need positional encodings?"
+    ref = (
+        "Self-attention treats its input as an unordered set, so without positional "
+        "encodings the model could not tell word order apart."
+    )
+    restated = grade(q, ref, "A transformer needs positional encodings, that is why it has them.")
+    answer = grade(q, ref, "Attention by itself ignores order, so position has to be added to each token.")
+    c_restated = dict(restated.details)["contrast"]
+    c_answer = dict(answer.details)["contrast"]
+    assert c_restated < 0.05
+    assert c_answer > c_restated + 0.05
+    # the plain cosine would have paid the restatement for its topic
+    assert dict(restated.details)["cosine"] > 0.2
+
+
+CIRCUIT_Q = "Can she run both the light and the motor at the same time? Why or why not?"
+CIRCUIT_REF = "No. Only one circuit can be complete at a time, so only one of them gets power."
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Yes, because the battery has enough power for both of them.",
+        "Yes because only one circuit can be complete at a time.",
+        "Yes it can, only one circuit is complete at a time.",
+    ],
+)
+def test_the_opposite_verdict_is_a_wrong_answer(answer: str) -> None:
+    a = grade(CIRCUIT_Q, CIRCUIT_REF, answer)
+    right = grade(CIRCUIT_Q, CIRCUIT_REF, "No, only one circuit can be complete at a time.")
+    assert a.score is not None and right.score is not None
+    assert a.score < 0.35 < right.score
+    assert not right.misconceptions
+    (m,) = a.misconceptions
+    assert m.evidence.text == "Yes" and answer[m.evidence.start : m.evidence.end] == "Yes"
+    assert "'No'" in m.correction
+
+
+def test_words_that_only_look_like_a_verdict_are_not_one() -> None:
+    # "No one ...", the article "a", and a verdict the reference does not open with
+    assert grade(CIRCUIT_Q, CIRCUIT_REF, "No one circuit can power both at a time.").misconceptions == ()
+    q = "Which box did Julie build, A or B? What evidence supports your answer?"
+    ref = "A. The water in her heater got hotter faster because its collector is larger."
+    assert grade(q, ref, "A heater with a larger collector heats the water faster.").misconceptions == ()
+    wrong = grade(q, ref, "B. The water in it got hotter faster.")
+    assert [m.evidence.text for m in wrong.misconceptions] == ["B"]
+    open_ref = "Only one circuit can be complete at a time."
+    assert grade(CIRCUIT_Q, open_ref, "Yes, both can run.").misconceptions == ()
+
+
+def test_a_spoken_number_word_weighs_like_the_word() -> None:
+    from questions.matcher import _token_rarity
+
+    text = "The sun stays in one place while 1 layer has 3 heads."
+    toks = {t.norm + "@" + text[t.start : t.end]: t for t in nz.tokens(text)}
+    said, written, three = toks["1@one"], toks["1@1"], toks["3@3"]
+    assert _token_rarity(said, text) < 0.4  # "one" is mostly a pronoun or determiner
+    assert _token_rarity(written, text) == _token_rarity(three, text) == 0.8
