@@ -692,7 +692,7 @@ def _grade(
             assert m.evidence is not None
             found.append(MisconceptionResult(mc.text, mc.correction, float(mc.penalty), m.evidence))
     penalty = sum(m.penalty for m in found)
-    choice = _wrong_choice(reference, a_toks, answer) if reference else None
+    choice = _wrong_choice(reference, a_toks) if reference else None
 
     full_recall = (
         (1 - MIX_KEYPOINTS) * recall + MIX_KEYPOINTS * kp_credit if explicit and results else recall
@@ -707,11 +707,18 @@ def _grade(
     score = max(0.0, min(1.0, _ramp(raw, SCORE_LOW, SCORE_HIGH) - penalty))
     if choice is not None:
         # the explanation may still hold something right, but the verdict is wrong
+        said, ref_verdict = choice
         kept = score * WRONG_CHOICE_FACTOR
-        choice = MisconceptionResult(
-            choice.text, choice.correction, round(score - kept, 4), choice.evidence
+        word = answer[said.start : said.end]
+        found.append(
+            MisconceptionResult(
+                text=f"Answered {word!r}",
+                correction=f"The reference answer is "
+                f"{reference[ref_verdict.start : ref_verdict.end]!r}.",
+                penalty=round(score - kept, 4),
+                evidence=Evidence(word, said.start, said.end),
+            )
         )
-        found.append(choice)
         score = kept
     n_words = len(a_toks)
     ref_words = _word_count(reference) if reference else 0
@@ -771,9 +778,10 @@ def _reference_verdict(reference: str) -> nz.Token | None:
 
 
 def _wrong_choice(
-    reference: str, a_toks: Sequence[nz.Token], answer: str
-) -> MisconceptionResult | None:
-    """The answer's opening verdict when it contradicts the reference's."""
+    reference: str, a_toks: Sequence[nz.Token]
+) -> tuple[nz.Token, nz.Token] | None:
+    """(answer's verdict, reference's verdict) when the answer opens with a
+    different verdict from the same set as the reference's."""
     ref = _reference_verdict(reference)
     if ref is None:
         return None
@@ -782,12 +790,7 @@ def _wrong_choice(
         return None
     if not any(ref.norm in v and said.norm in v for v in VERDICTS):
         return None
-    return MisconceptionResult(
-        text=f"Answered {answer[said.start : said.end]!r}",
-        correction=f"The reference answer is {reference[ref.start : ref.end]!r}.",
-        penalty=0.0,
-        evidence=Evidence(answer[said.start : said.end], said.start, said.end),
-    )
+    return said, ref
 
 
 def _informative(u: _Unit) -> bool:
