@@ -49,7 +49,7 @@ QUESTION_KEYS = (
     "key_point",
     "misconception",
 )
-KEY_POINT_KEYS = ("text", "weight", "phrasings")
+KEY_POINT_KEYS = ("text", "weight", "phrasings", "examples")
 MISCONCEPTION_KEYS = ("text", "phrasings", "correction", "penalty")
 TOP_KEYS = ("bank", "question")
 
@@ -709,7 +709,10 @@ class _Checker:
                 else:
                     weight = float(value)
             phrasings = self.string_list(kp, "phrasings", at, what)
-            out.append(KeyPoint(text=text or "", weight=weight, phrasings=phrasings))
+            examples = self.string_list(kp, "examples", at, what)
+            out.append(
+                KeyPoint(text=text or "", weight=weight, phrasings=phrasings, examples=examples)
+            )
         return tuple(out)
 
     def check_misconceptions(

@@ -24,6 +24,10 @@ class KeyPoint:
     phrasings: tuple[str, ...] = ()
     """Short accepted wordings: synonyms, acronym <-> expansion, and likely
     speech-recognition spellings ("bite pair encoding")."""
+    examples: tuple[str, ...] = ()
+    """Whole sentences that state the idea the way a person might say it
+    ("accept answers like ..."): the matcher compares their meaning with each
+    clause of the answer."""
 
 
 @dataclass(frozen=True)
