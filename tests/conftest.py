@@ -1,19 +1,53 @@
 """Shared fixtures: every test runs against its own data and config folders,
 so a developer's own attempts and settings never decide a test. The model
 cache is shared by the whole run (the converted whisper checkpoint is built
-once)."""
+once), and so is one loaded tiny.en per engine (``whisper_tiny``,
+``faster_tiny``): loading it is the slow part, and a loaded transcriber keeps
+no state between calls.
+
+The real-audio fixtures live here too: ``vaudio`` starts ``tests/vaudio/up.sh``
+once per test session (a PulseAudio daemon with a virtual speaker and
+microphone), exports PULSE_SERVER and makes PortAudio re-read its device
+list. Whatever such a test needs and cannot find (the sound card, espeak-ng)
+skips it locally and fails it under CI (env ``CI`` set): CI must never skip
+the real-audio tests silently.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from audio.transcriber import FasterWhisperTranscriber, WhisperTranscriber
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = REPO / "tests" / "data"
 SHARED = REPO.parent / "shared"
 """Development material kept beside the checkout (graded answers); optional."""
+VAUDIO = REPO / "tests" / "vaudio"
+ENGINES = ("openai-whisper", "faster-whisper")
+TINY = {"openai-whisper": "whisper_tiny", "faster-whisper": "faster_tiny"}
+"""The session fixture holding each engine's loaded tiny.en."""
+
+
+def fail_or_skip(reason: str) -> None:
+    """Skip locally, fail under CI: CI must never skip a test silently."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (under CI this is a failure)", pytrace=False)
+    pytest.skip(reason)
+
+
+def needs_espeak() -> None:
+    """Tests that synthesise speech need espeak-ng (the set-up command installs it)."""
+    if shutil.which("espeak-ng") is None:
+        fail_or_skip("espeak-ng is not installed: apt-get install -y espeak-ng")
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +70,81 @@ def isolated_dirs(tmp_path, monkeypatch, model_cache_dir):
     paths.set_data_dir(None)
     yield
     paths.set_data_dir(None)
+
+
+# --- the bundled model, loaded once per engine -----------------------------------------
+
+
+@pytest.fixture(scope="session")
+def whisper_tiny(model_cache_dir) -> WhisperTranscriber:
+    """openai-whisper tiny.en with the app's defaults (beam search, one thread)."""
+    from audio.transcriber import WhisperTranscriber
+
+    transcriber = WhisperTranscriber(threads=1, cache_dir=model_cache_dir)
+    transcriber.load()
+    return transcriber
+
+
+@pytest.fixture(scope="session")
+def faster_tiny(model_cache_dir) -> FasterWhisperTranscriber:
+    """faster-whisper on the same bundled tiny.en weights."""
+    from audio.transcriber import FasterWhisperTranscriber
+
+    transcriber = FasterWhisperTranscriber(threads=1, cache_dir=model_cache_dir)
+    transcriber.load()
+    return transcriber
+
+
+@pytest.fixture(scope="session")
+def transcriber(whisper_tiny) -> WhisperTranscriber:
+    """The app's real offline transcriber (the default engine's tiny.en)."""
+    return whisper_tiny
+
+
+# --- the virtual sound card ------------------------------------------------------------
+
+
+def _unavailable(reason: str) -> None:
+    fail_or_skip(f"virtual sound card unavailable: {reason}")
+
+
+@pytest.fixture(scope="session")
+def vaudio(tmp_path_factory) -> Iterator[str]:
+    """PULSE_SERVER of a running virtual sound card (default sink ``vspeaker``,
+    default source ``vmic`` fed by the sink ``vmic_feed``)."""
+    if hasattr(os, "geteuid") and os.geteuid() != 0:
+        _unavailable("the PulseAudio test daemon runs as root in the test container")
+    missing = [b for b in ("pulseaudio", "pactl", "paplay", "parec") if not shutil.which(b)]
+    if missing:
+        _unavailable(
+            f"missing {', '.join(missing)}; install: apt-get install -y "
+            "--no-install-recommends $(grep -v '^#' tests/vaudio/apt-packages.txt)"
+        )
+    env = dict(os.environ)
+    env.setdefault("VAUDIO_DIR", "/tmp/interviewer-vaudio")
+    up = subprocess.run(
+        ["bash", str(VAUDIO / "up.sh")], env=env, capture_output=True, text=True, timeout=60
+    )
+    if up.returncode != 0:
+        _unavailable(f"up.sh failed ({up.returncode}): {up.stderr.strip()[-500:]}")
+    started_here = "already up" not in up.stdout
+    server = f"unix:{Path(env['VAUDIO_DIR']) / 'native'}"
+    previous = os.environ.get("PULSE_SERVER")
+    os.environ["PULSE_SERVER"] = server
+    try:
+        import sounddevice as sd
+    except OSError as exc:
+        _unavailable(f"PortAudio missing ({exc})")
+    sd._terminate()
+    sd._initialize()
+    if sd.default.device[0] < 0:
+        _unavailable("PortAudio sees no input device through the virtual card")
+    yield server
+    if previous is None:
+        os.environ.pop("PULSE_SERVER", None)
+    else:
+        os.environ["PULSE_SERVER"] = previous
+    if started_here:
+        subprocess.run(["bash", str(VAUDIO / "down.sh")], env=env, capture_output=True, timeout=30)
+    sd._terminate()
+    sd._initialize()

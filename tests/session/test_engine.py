@@ -657,13 +657,12 @@ def test_background_queue_runs_jobs_in_order_and_survives_a_failure():
 
 @pytest.mark.slow
 @pytest.mark.e2e
-def test_real_whisper_grades_a_rapid_round_in_the_background(model_cache_dir, tmp_path):
+def test_real_whisper_grades_a_rapid_round_in_the_background(whisper_tiny, tmp_path):
     """Real speech and the bundled recogniser: handing an answer off takes a
     moment, not the transcription, and every answer is graded by the end."""
     import time
 
     from audio.clip import read_audio
-    from audio.transcriber import make_transcriber
     from questions.model import Bank, KeyPoint, Question
     from tests.conftest import TEST_DATA
 
@@ -679,8 +678,7 @@ def test_real_whisper_grades_a_rapid_round_in_the_background(model_cache_dir, tm
         for i in range(3)
     )
     bank = Bank(name="speeches", title="Speeches", questions=speech)
-    transcriber = make_transcriber("openai-whisper", threads=1, cache_dir=model_cache_dir / "models")
-    transcriber.load()
+    transcriber = whisper_tiny
     store = Store(tmp_path / "attempts.sqlite3")
     ports = Ports(FakeSpeaker(), FakeRecorder(clip=read_audio(TEST_DATA / "jfk.flac")), transcriber,
                   FakeGrader())

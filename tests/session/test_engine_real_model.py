@@ -36,13 +36,6 @@ SPEECH = Question(
 BANK = Bank(name="speeches", title="Speeches", questions=(SPEECH,))
 
 
-@pytest.fixture(scope="module")
-def transcriber(model_cache_dir):
-    from audio.transcriber import make_transcriber
-
-    return make_transcriber("openai-whisper", threads=1, cache_dir=model_cache_dir)
-
-
 def test_spoken_answer_end_to_end_with_whisper(transcriber, tmp_path):
     clip = read_audio(TEST_DATA / "jfk.flac")
     store = Store()
