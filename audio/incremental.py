@@ -6,31 +6,25 @@ is still speaking, so that when the answer ends only the tail remains.
     transcript = inc.finish()   # transcribes only the tail, joins everything
 
 A worker thread collects the fed audio and, once at least ``min_chunk_s`` has
-gathered, cuts it at the next pause of ``min_pause_s`` or more (or, if the
-speaker never pauses, at the quietest moment before ``max_chunk_s``) and
-transcribes that stretch. Whisper pads every call to a 30 s window, so each call
-costs a whole encoder pass: stretches much shorter than ~8 s would multiply the
-work. Each stretch is prompted with the hint plus the text so far, for
-continuity across cuts; segment timestamps are shifted to absolute times.
+gathered, cuts it at the next pause (or, if the speaker never pauses, at the
+quietest moment before ``max_chunk_s``; see :class:`audio.energy.StretchOptions`)
+and transcribes that stretch. Each stretch is prompted with the hint plus the
+text so far, for continuity across cuts; segment timestamps are shifted to
+absolute times.
 
 Whisper now and then stops early inside a stretch and silently drops the rest
 (most often where the voice changes, e.g. a quote read in another voice).
-Each stretch is checked for that: voiced audio left after the last segment's
-end is decoded again on its own, and a stretch whose text is far too short for
-its voiced time is split at a pause near its middle and decoded in halves
-(kept only if that yields more words). Segment end times are not always right:
-a re-decoded piece that opens with words already heard is dropped. Both cost extra engine calls only when
-they fire. On nine spoken answers (about 12 minutes, synthetic voices and real
-speech, 55 stretches) they fired on 2 stretches with openai-whisper and 3 with
-faster-whisper, all real skips, and narrowed the word-error gap to batch
-transcription from 0.015 to 0.007 and from 0.026 to 0.018 respectively.
+For engines that do (``Transcriber.skips_speech``) each stretch is checked:
+voiced audio left after the last segment's end is decoded again on its own,
+and a stretch whose text is far too short for its voiced time is split at a
+pause near its middle and decoded in halves (kept only if that yields more
+words). Segment end times are not always right: a re-decoded piece that opens
+with words already heard is dropped. Both cost extra engine calls only when
+they fire; ``tests/benchmarks/feedback_latency.py`` measures what they gain.
 
 Stretches decoded during speech use the transcriber's full beam search (the
 time is free then); the tail, the only decoding the person waits for, uses
 ``TAIL_BEAM_SIZE`` beams.
-
-The pause finder here is deliberately small and energy based
-(:func:`find_pauses`); any function with the same signature can replace it.
 """
 
 from __future__ import annotations
@@ -38,123 +32,28 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from audio.clip import SAMPLE_RATE, AudioClip
-from audio.results import Segment, Transcript
-from audio.transcriber import (
-    MIN_WORDS_PER_VOICED_S,
-    Transcriber,
-    compose_prompt,
-    frame_rms,
-    join_text,
-    normalise_words,
-    voiced_seconds,
+from audio.energy import (
+    DEFAULT_STRETCHES,
+    StretchOptions,
+    next_cut,
+    split_point,
+    too_few_words,
+    voiced_frames,
 )
+from audio.results import Segment, Transcript
+from audio.transcriber import Transcriber, join_text, normalise_words
 
 TAIL_BEAM_SIZE = 2
-"""Beams for the tail, the only decoding the person waits for. On the 64 s
-benchmark answer (a 6.8 s tail) the transcript arrived 1.36 s after the stop
-with 2 beams against 0.94 s greedy; over nine answers the words of the tails
-had 66 errors with 2 beams against 76 greedy (5 beams: 67, and twice the
-wait)."""
+"""Beams for the tail, the only decoding the person waits for: nearly the
+accuracy of the full beam search at a fraction of its wait."""
 TAIL_BEAM_MAX_S = 10.0
 """A longer tail (the speaker left no pause for a while) is decoded greedily:
-its decoding time grows with its words, and 2 beams cost about half as much
-again (on a 13.9 s tail: 2.1 s to the transcript against 1.4 s greedy)."""
-
-PauseFinder = Callable[[np.ndarray, int, float], list[tuple[float, float]]]
-"""``(samples, sample_rate, min_pause_s) -> [(start_s, end_s), ...]``."""
-
-PAUSE_FLOOR_RMS = 0.004
-"""Frames quieter than this always count as pause (about -48 dBFS)."""
-PAUSE_RELATIVE = 0.1
-"""... and so do frames under this fraction of the stretch's speech level."""
-
-
-def find_pauses(
-    samples: np.ndarray, sample_rate: int = SAMPLE_RATE, min_pause_s: float = 0.4
-) -> list[tuple[float, float]]:
-    """Energy-based pause finder: runs of quiet 30 ms frames lasting at least
-    ``min_pause_s``, as (start, end) seconds. "Quiet" adapts to the level of
-    the speech in ``samples`` (a tenth of its 95th-percentile frame RMS)."""
-    voiced, frame_s = voiced_frames(samples, sample_rate)
-    if voiced.size == 0:
-        return []
-    quiet = np.concatenate(([False], ~voiced, [False]))
-    edges = np.flatnonzero(np.diff(quiet.astype(np.int8)))
-    pauses = []
-    for start, end in zip(edges[::2], edges[1::2], strict=True):
-        if (end - start) * frame_s >= min_pause_s:
-            pauses.append((start * frame_s, end * frame_s))
-    return pauses
-
-
-def next_cut(
-    samples: np.ndarray,
-    sample_rate: int = SAMPLE_RATE,
-    min_chunk_s: float = 8.0,
-    max_chunk_s: float = 24.0,
-    min_pause_s: float = 0.35,
-    pause_finder: PauseFinder = find_pauses,
-) -> int | None:
-    """Where the first stretch of ``samples`` should end (a sample index): in the
-    middle of the first pause that lies past ``min_chunk_s``; failing that, once
-    ``max_chunk_s`` has gathered, at the quietest moment between the two; else
-    None (wait for more audio)."""
-    if len(samples) < min_chunk_s * sample_rate:
-        return None
-    for start, end in pause_finder(samples, sample_rate, min_pause_s):
-        middle = (start + end) / 2
-        if min_chunk_s <= middle <= max_chunk_s:
-            return int(middle * sample_rate)
-        if middle > max_chunk_s:
-            break
-    if len(samples) >= max_chunk_s * sample_rate:
-        return quietest_point(samples, sample_rate, min_chunk_s, max_chunk_s)
-    return None
-
-
-def quietest_point(samples: np.ndarray, sample_rate: int, lo_s: float, hi_s: float) -> int:
-    """The sample index at the centre of the quietest 0.3 s between lo_s and hi_s."""
-    window = samples[: int(hi_s * sample_rate)]
-    levels = frame_rms(window, sample_rate)
-    if levels.size == 0:
-        return len(window)
-    frame_s = len(window) / sample_rate / levels.size
-    smooth = np.convolve(levels, np.ones(10) / 10, mode="same")
-    first = min(int(lo_s / frame_s), levels.size - 1)
-    best = first + int(np.argmin(smooth[first:]))
-    return max(1, int(best * frame_s * sample_rate))
-
-
-def plan_stretches(
-    samples: np.ndarray,
-    sample_rate: int = SAMPLE_RATE,
-    min_chunk_s: float = 8.0,
-    max_chunk_s: float = 24.0,
-    min_pause_s: float = 0.35,
-    pause_finder: PauseFinder = find_pauses,
-) -> list[tuple[int, int]]:
-    """Cut a whole clip into stretches no longer than ``max_chunk_s`` (the last
-    may be shorter than ``min_chunk_s``), as (start, end) sample indices."""
-    spans: list[tuple[int, int]] = []
-    start = 0
-    while len(samples) - start > max_chunk_s * sample_rate:
-        cut = next_cut(
-            samples[start:], sample_rate, min_chunk_s, max_chunk_s, min_pause_s, pause_finder
-        )
-        if cut is None:  # cannot happen past max_chunk_s; guards a custom finder
-            cut = int(max_chunk_s * sample_rate)
-        spans.append((start, start + cut))
-        start += cut
-    if start < len(samples):
-        spans.append((start, len(samples)))
-    return spans
-
+its decoding time grows with its words, and beams multiply it."""
 
 MAX_REPAIR_DEPTH = 2
 """A repaired piece may itself be repaired once more; no deeper."""
@@ -169,17 +68,8 @@ REPEAT_WORDS = 4
 """A re-decoded piece opening with this many words already heard repeats them."""
 MIN_REPAIR_VOICED_S = 3.0
 """Pieces with less voiced audio are too short to judge by their word count."""
-MIN_SPLIT_SIDE_S = 2.0
-"""Neither half of a split may be shorter than this."""
-
-
-def voiced_frames(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
-    """Which 30 ms frames carry speech (louder than the pause threshold), and the frame length."""
-    levels = frame_rms(samples, sample_rate)
-    if levels.size == 0:
-        return np.zeros(0, dtype=bool), 0.03
-    threshold = max(PAUSE_FLOOR_RMS, PAUSE_RELATIVE * float(np.percentile(levels, 95)))
-    return levels >= threshold, len(samples) / sample_rate / levels.size
+RUN_IN_S = 0.15
+"""Skipped speech is decoded from this much before its first voiced frame."""
 
 
 def skipped_from(
@@ -204,32 +94,8 @@ def skipped_from(
         return None
     after = np.flatnonzero(voiced[int(last_end / frame_s) :])
     onset_s = (int(last_end / frame_s) + int(after[0])) * frame_s
-    start = max(last_end, onset_s - 0.15)
+    start = max(last_end, onset_s - RUN_IN_S)
     return int(start * sample_rate) if start > 0.5 else None
-
-
-def too_few_words(text: str, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bool:
-    """True when ``text`` is far too short for the voiced audio it came from
-    (fluent speech gives about 3 words per voiced second)."""
-    voiced = voiced_seconds(samples, sample_rate)
-    return (
-        voiced >= MIN_REPAIR_VOICED_S
-        and len(normalise_words(text)) < MIN_WORDS_PER_VOICED_S * voiced
-    )
-
-
-def split_point(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> int | None:
-    """A pause near the middle to split a badly decoded stretch at (a sample
-    index), keeping ``MIN_SPLIT_SIDE_S`` on each side; None when too short."""
-    total_s = len(samples) / sample_rate
-    if total_s < 2 * MIN_SPLIT_SIDE_S:
-        return None
-    lo, hi = MIN_SPLIT_SIDE_S, total_s - MIN_SPLIT_SIDE_S
-    middles = [(a + b) / 2 for a, b in find_pauses(samples, sample_rate, 0.15)]
-    inside = [m for m in middles if lo <= m <= hi]
-    if inside:
-        return int(min(inside, key=lambda m: abs(m - total_s / 2)) * sample_rate)
-    return quietest_point(samples, sample_rate, total_s / 3, 2 * total_s / 3)
 
 
 def repeats(heard: str, again: str, n: int = REPEAT_WORDS) -> bool:
@@ -267,40 +133,34 @@ class IncrementalTranscriber:
         transcriber: Transcriber,
         hint: str = "",
         *,
-        min_chunk_s: float = 8.0,
-        max_chunk_s: float = 24.0,
-        min_pause_s: float = 0.35,
+        stretches: StretchOptions = DEFAULT_STRETCHES,
         sample_rate: int = SAMPLE_RATE,
-        pause_finder: PauseFinder = find_pauses,
         repair: bool | None = None,
         threaded: bool = True,
         tail_beam_size: int | None = TAIL_BEAM_SIZE,
         tail_beam_max_s: float = TAIL_BEAM_MAX_S,
     ) -> None:
-        if not 0 < min_chunk_s < max_chunk_s <= 30.0:
-            raise ValueError("need 0 < min_chunk_s < max_chunk_s <= 30 (whisper's window)")
         self.transcriber = transcriber
         self.hint = hint.strip()
-        self.min_chunk_s = min_chunk_s
-        self.max_chunk_s = max_chunk_s
-        self.min_pause_s = min_pause_s
+        self.options = stretches
+        """Where the answer is cut into stretches."""
         self.sample_rate = sample_rate
-        self.pause_finder = pause_finder
-        if repair is None:
-            repair = bool(getattr(transcriber, "accepts_context", False))
-        self.repair = repair
+        self.repair = transcriber.skips_speech if repair is None else repair
         """Decode again the speech the model skipped (:func:`skipped_from`,
-        :func:`too_few_words`). By default on for engines that take
-        ``context=`` (the re-decoded piece continues the text before it)."""
+        :func:`audio.energy.too_few_words`); by default for engines that skip."""
         self.tail_beam_size = tail_beam_size
         """Beams for the tail decoded after ``finish()`` (None: the
-        transcriber's own); stretches decoded during speech use the
-        transcriber's own number."""
+        transcriber's own; never more than its own); stretches decoded during
+        speech use the transcriber's own number."""
         self.tail_beam_max_s = tail_beam_max_s
         """A tail longer than this is decoded greedily (a bounded wait)."""
-        self._final_beam: int | None = None
         self.stretches: list[Stretch] = []
         """Stretches transcribed so far, in order."""
+        self.threaded = threaded
+        """Without a worker thread (``threaded=False``), ``feed()`` transcribes
+        every stretch that is ready before it returns: a replay of saved audio
+        in blocks then cuts exactly where a live run that keeps up would, and
+        gives the same text every time (benchmarks, re-transcribing)."""
         self._queue: queue.SimpleQueue[np.ndarray | None] = queue.SimpleQueue()
         self._pending = np.zeros(0, dtype=np.float32)
         self._offset = 0
@@ -310,15 +170,8 @@ class IncrementalTranscriber:
         self._engine = ""
         self._model = ""
         self._error: BaseException | None = None
-        self._repairs = 0
-        self._stretch_at_s = 0.0
         self._finished = False
         self._cancelled = threading.Event()
-        self.threaded = threaded
-        """Without a worker thread (``threaded=False``), ``feed()`` transcribes
-        every stretch that is ready before it returns: a replay of saved audio
-        in blocks then cuts exactly where a live run that keeps up would, and
-        gives the same text every time (benchmarks, re-transcribing)."""
         self._worker = threading.Thread(
             target=self._run, name="incremental-transcriber", daemon=True
         )
@@ -398,7 +251,7 @@ class IncrementalTranscriber:
         """Transcribe every stretch that is ready in the pending audio; with
         ``final``, the rest too."""
         while not self._cancelled.is_set():
-            cut = self._choose_cut(self._pending)
+            cut = next_cut(self._pending, self.sample_rate, self.options)
             if cut is None:
                 break
             self._transcribe(cut, final=False)
@@ -421,16 +274,13 @@ class IncrementalTranscriber:
             except queue.Empty:
                 return blocks, False
 
-    def _choose_cut(self, pending: np.ndarray) -> int | None:
-        """Where to end the next stretch (a sample index), or None to wait."""
-        return next_cut(
-            pending,
-            self.sample_rate,
-            self.min_chunk_s,
-            self.max_chunk_s,
-            self.min_pause_s,
-            self.pause_finder,
-        )
+    def _tail_beam(self, seconds: float) -> int | None:
+        """Beams for a tail of ``seconds`` (None: the transcriber's own)."""
+        if seconds > self.tail_beam_max_s:
+            return 1
+        if self.tail_beam_size is None:
+            return None
+        return min(self.tail_beam_size, self.transcriber.beam_size)  # never wider than chosen
 
     def _transcribe(self, cut: int, final: bool) -> None:
         rate = self.sample_rate
@@ -438,16 +288,8 @@ class IncrementalTranscriber:
         offset_s = self._offset / rate
         self._offset += cut
         started = time.perf_counter()
-        self._repairs = 0
-        self._stretch_at_s = offset_s
-        self._final_beam = None
-        if final:
-            long_tail = cut / rate > self.tail_beam_max_s
-            self._final_beam = 1 if long_tail else self.tail_beam_size
-            own = getattr(self.transcriber, "beam_size", None)
-            if own is not None and self._final_beam is not None:
-                self._final_beam = min(self._final_beam, own)  # never wider than chosen
-        segments = self._decode_checked(stretch, join_text(self._segments), depth=0)
+        piece = _Piece(offset_s, self._tail_beam(cut / rate) if final else None)
+        segments = self._decode_checked(piece, stretch, join_text(self._segments), depth=0)
         elapsed = time.perf_counter() - started
         end_s = self._offset / rate
         for seg in segments:
@@ -459,48 +301,62 @@ class IncrementalTranscriber:
                 )
             )
         self.stretches.append(
-            Stretch(offset_s, end_s, elapsed, join_text(segments), final, self._repairs)
+            Stretch(offset_s, end_s, elapsed, join_text(segments), final, piece.repairs)
         )
 
-    def _decode(self, samples: np.ndarray, context: str) -> Transcript:
+    def _decode(self, piece: _Piece, samples: np.ndarray, context: str) -> Transcript:
         """One engine call on ``samples`` (relative timestamps)."""
         clip = AudioClip(samples, self.sample_rate)
-        if getattr(self.transcriber, "accepts_context", False):
-            result = self.transcriber.transcribe(  # type: ignore[call-arg]
-                clip, self.hint, context=context, beam_size=self._final_beam
-            )
-        else:
-            result = self.transcriber.transcribe(clip, compose_prompt(self.hint, context))
-        self._rejected.extend(
-            f"{r} (stretch at {self._stretch_at_s:.1f} s)" for r in result.rejected
+        result = self.transcriber.transcribe(
+            clip, self.hint, context=context, beam_size=piece.beam_size
         )
+        self._rejected.extend(f"{r} (stretch at {piece.at_s:.1f} s)" for r in result.rejected)
         self._engine = self._engine or result.engine
         self._model = self._model or result.model
         return result
 
-    def _decode_checked(self, samples: np.ndarray, context: str, depth: int) -> list[Segment]:
+    def _decode_checked(
+        self, piece: _Piece, samples: np.ndarray, context: str, depth: int
+    ) -> list[Segment]:
         """Decode ``samples``; when the model visibly skipped speech, decode
         the skipped audio again on its own (at most ``MAX_REPAIR_DEPTH`` deep).
         Segment times are relative to ``samples``."""
         rate = self.sample_rate
-        result = self._decode(samples, context)
+        result = self._decode(piece, samples, context)
         segments = list(result.segments)
         if not self.repair or depth >= MAX_REPAIR_DEPTH:
             return segments
         rest = skipped_from(samples, segments, rate)
         if rest is not None:
-            more = self._decode_checked(samples[rest:], f"{context} {result.text}", depth + 1)
+            more = self._decode_checked(
+                piece, samples[rest:], f"{context} {result.text}", depth + 1
+            )
             if not repeats(result.text, join_text(more)):
-                self._repairs += 1
+                piece.repairs += 1
                 return segments + _shifted(more, rest / rate)
-        if too_few_words(result.text, samples, rate):
+        words = len(normalise_words(result.text))
+        if too_few_words(words, samples, rate, min_voiced_s=MIN_REPAIR_VOICED_S):
             mid = split_point(samples, rate)
             if mid is None:
                 return segments
-            first = self._decode_checked(samples[:mid], context, depth + 1)
-            second = self._decode_checked(samples[mid:], f"{context} {join_text(first)}", depth + 1)
+            first = self._decode_checked(piece, samples[:mid], context, depth + 1)
+            second = self._decode_checked(
+                piece, samples[mid:], f"{context} {join_text(first)}", depth + 1
+            )
             both = first + _shifted(second, mid / rate)
-            if len(normalise_words(join_text(both))) > len(normalise_words(result.text)):
-                self._repairs += 1
+            if len(normalise_words(join_text(both))) > words:
+                piece.repairs += 1
                 return both
         return segments
+
+
+@dataclass
+class _Piece:
+    """One stretch being decoded: what every engine call on it shares."""
+
+    at_s: float
+    """Where the stretch starts in the answer (for the rejection notes)."""
+    beam_size: int | None
+    """Beams for its engine calls (None: the transcriber's own)."""
+    repairs: int = 0
+    """Re-decodings of skipped speech kept so far."""

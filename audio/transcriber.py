@@ -1,8 +1,8 @@
 """Speech to text, offline, with two engines behind one small interface.
 
-``make_transcriber(engine, model, threads, cache_dir)`` returns an object with
-``load(progress=None)`` (optional background warm-up; otherwise the model loads
-on first use) and ``transcribe(clip, hint="") -> Transcript``.
+``make_transcriber(engine, model, threads, cache_dir)`` returns a
+:class:`Transcriber` that also has ``load(progress=None)`` (optional background
+warm-up; otherwise the model loads on first use).
 
 * ``WhisperTranscriber``: openai-whisper on the CPU, float32, one torch thread
   by default (on a busy 2-core machine more threads are several times slower and
@@ -34,19 +34,16 @@ from typing import Protocol
 
 import numpy as np
 
+from audio import energy
 from audio.beam import checked_beam
 from audio.clip import SAMPLE_RATE, AudioClip
+from audio.energy import StretchOptions, plan_stretches, speech_level
 from audio.errors import ModelUnavailable
 from audio.results import Segment, Transcript
 from audio.weights import BUNDLED_MODEL, Progress
 
 ENGINES = ("openai-whisper", "faster-whisper")
 
-FRAME_S = 0.03
-"""Frame length of the energy measurements, seconds."""
-SILENCE_GATE_RMS = 0.004
-"""Below this loudness (95th percentile of frame RMS, about -48 dBFS) the clip
-is treated as silence and the model is not called."""
 QUIET_SEGMENT_RMS = 0.01
 """A segment whose loudest stretch stays under this is quiet (about -40 dBFS)."""
 QUIET_RELATIVE = 0.15
@@ -62,32 +59,29 @@ that clause under 5 beams; at 2 the clause is kept."""
 PROMPT_CONTEXT_WORDS = 40
 """How much earlier text is carried into the prompt of the next stretch."""
 LONG_CLIP_S = 28.0
-"""Clips longer than this are cut at pauses into stretches of at most
-``STRETCH_MAX_S``: with a prompt, whisper's own 30 s windowing tends to emit one
-segment per window and silently skip speech inside it."""
-STRETCH_MIN_S = 10.0
-STRETCH_MAX_S = 24.0
-MIN_WORDS_PER_VOICED_S = 2.0
-"""Fluent speech gives about 3-4 words per voiced second; far fewer means
-the model skipped part of the audio."""
+"""Clips longer than this are cut at pauses (``LONG_CLIP_STRETCHES``): with a
+prompt, whisper's own 30 s windowing tends to emit one segment per window and
+silently skip speech inside it."""
+LONG_CLIP_STRETCHES = StretchOptions(min_chunk_s=10.0, max_chunk_s=24.0)
+TRUNCATION_MIN_VOICED_S = 2.0
+"""A prompted pass over less voiced audio than this is never judged cut short."""
 TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 """Temperature 0 first, then whisper's fallback when the output looks degenerate."""
 BEAM_SIZE = 5
-"""Beams at temperature 0 (1 = greedy). On the latency benchmark's eight
-spoken answers (1,683 words) 5 beams transcribed whole answers with WER 0.242
-against 0.272 greedy, in about 1.5 times the time (9.2 s against 6.3 s for a
-64 s answer). Live transcription spends them on the stretches it decodes while
-the person is still talking, where the time is free; the tail the person waits
-for takes fewer (``audio.incremental.TAIL_BEAM_SIZE``). openai-whisper runs
-the search through :mod:`audio.whisper_decoding` (one first pass for all
-beams)."""
+"""Beams at temperature 0 (1 = greedy). Beam search makes fewer word errors
+than greedy search and takes about half as long again; live transcription
+spends it on the stretches decoded while the person is still talking, where
+the time is free, and the tail the person waits for takes fewer
+(``audio.incremental.TAIL_BEAM_SIZE``). ``tests/benchmarks/feedback_latency.py``
+measures both. openai-whisper runs the search through
+:mod:`audio.whisper_decoding` (one first pass for all beams)."""
 SAMPLING_SEED = 0
 """The fallback samples at a temperature; openai-whisper's random generator is
 seeded on every call, so the same audio always gives the same transcript
 (re-scoring a saved answer is reproducible, and measurements compare like with
 like). faster-whisper samples inside CTranslate2's own worker threads, which a
 seed set from Python does not reach: where it falls back, its text can vary
-from run to run (measured: one 89 s answer gave WER 0.40-0.48 over 5 runs)."""
+from run to run."""
 
 _SILENCE_PHRASES = (
     r"thank you( very much)?( for watching)?",
@@ -103,7 +97,28 @@ _SILENCE_RE = re.compile(r"^(?:" + "|".join(_SILENCE_PHRASES) + r")$")
 
 
 class Transcriber(Protocol):
-    def transcribe(self, clip: AudioClip, hint: str = "") -> Transcript: ...
+    """What the session engine and the live transcriber need from a speech
+    recogniser; both engines below provide it, and so do the test fakes."""
+
+    @property
+    def beam_size(self) -> int:
+        """Beams for every call that does not ask for another number (1: greedy)."""
+        ...
+
+    @property
+    def skips_speech(self) -> bool:
+        """True when the engine may close a segment early and silently drop the
+        speech after it (whisper does): the live transcriber then decodes what
+        looks skipped once more."""
+        ...
+
+    def transcribe(
+        self, clip: AudioClip, hint: str = "", *, context: str = "", beam_size: int | None = None
+    ) -> Transcript:
+        """Transcribe ``clip``. ``hint`` holds the question's key terms,
+        ``context`` the text of the answer heard before this clip (both prompt
+        the model); ``beam_size`` overrides the transcriber's own for this call."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -118,29 +133,11 @@ class RawSegment:
 
 
 # ---------------------------------------------------------------------------
-# Energy and the hallucination guards (pure functions, unit-tested)
-
-
-def frame_rms(
-    samples: np.ndarray, sample_rate: int = SAMPLE_RATE, frame_s: float = FRAME_S
-) -> np.ndarray:
-    """RMS of consecutive non-overlapping frames (the last partial frame is dropped)."""
-    n = max(1, int(round(frame_s * sample_rate)))
-    usable = len(samples) - len(samples) % n
-    if usable <= 0:
-        return np.zeros(0, dtype=np.float32)
-    frames = samples[:usable].astype(np.float32, copy=False).reshape(-1, n)
-    return np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1)).astype(np.float32)
-
-
-def speech_level(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> float:
-    """How loud the loud parts are: the 95th percentile of frame RMS."""
-    levels = frame_rms(samples, sample_rate)
-    return float(np.percentile(levels, 95)) if levels.size else 0.0
+# The hallucination guards (pure functions, unit-tested)
 
 
 def is_silent(clip: AudioClip) -> bool:
-    return speech_level(clip.samples, clip.sample_rate) < SILENCE_GATE_RMS
+    return energy.is_silent(clip.samples, clip.sample_rate)
 
 
 def normalise_words(text: str) -> list[str]:
@@ -159,24 +156,6 @@ def is_prompt_echo(text: str, prompt: str) -> bool:
 
 def is_silence_phrase(text: str) -> bool:
     return bool(_SILENCE_RE.match(" ".join(normalise_words(text))))
-
-
-def voiced_seconds(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> float:
-    """Seconds of frames louder than a tenth of the speech level (and the gate)."""
-    levels = frame_rms(samples, sample_rate)
-    if levels.size == 0:
-        return 0.0
-    threshold = max(SILENCE_GATE_RMS, 0.1 * float(np.percentile(levels, 95)))
-    return float(np.count_nonzero(levels > threshold)) * len(samples) / sample_rate / levels.size
-
-
-def looks_truncated(
-    raw: Iterable[RawSegment], samples: np.ndarray, sample_rate: int = SAMPLE_RATE
-) -> bool:
-    """True when the text is far too short for the voiced audio: with a prompt,
-    whisper sometimes ends a window early and silently skips the rest."""
-    voiced = voiced_seconds(samples, sample_rate)
-    return voiced >= 2.0 and _word_count(raw) < MIN_WORDS_PER_VOICED_S * voiced
 
 
 def _word_count(raw: Iterable[RawSegment]) -> int:
@@ -255,8 +234,8 @@ class _LazyModel:
     """Shared lazy, thread-safe loading and the common transcribe flow."""
 
     engine_name = ""
-    accepts_context = True
-    """``transcribe`` takes ``context=`` (text already heard, for continuity)."""
+    skips_speech = True
+    """Whisper now and then ends a window early and drops the speech after it."""
 
     def __init__(
         self,
@@ -321,7 +300,9 @@ class _LazyModel:
         whichever pass heard more."""
         with self._run_lock:
             raw = list(self._run(piece, prompt, beam))
-        if prompt and looks_truncated(raw, piece):
+        if prompt and energy.too_few_words(
+            _word_count(raw), piece, min_voiced_s=TRUNCATION_MIN_VOICED_S
+        ):
             with self._run_lock:
                 plain = list(self._run(piece, "", beam))
             if _word_count(plain) > 1.25 * _word_count(raw):
@@ -489,9 +470,7 @@ def make_transcriber(
 def _stretches(samples: np.ndarray) -> list[tuple[int, int]]:
     if len(samples) <= LONG_CLIP_S * SAMPLE_RATE:
         return [(0, len(samples))]
-    from audio.incremental import plan_stretches
-
-    return plan_stretches(samples, SAMPLE_RATE, STRETCH_MIN_S, STRETCH_MAX_S)
+    return plan_stretches(samples, SAMPLE_RATE, LONG_CLIP_STRETCHES)
 
 
 def _as_model_input(clip: AudioClip) -> np.ndarray:

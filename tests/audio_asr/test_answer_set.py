@@ -12,7 +12,8 @@ from tests.benchmarks import answer_set
 class Hears:
     """Returns a fixed text for a clip of a given length, whatever the pace."""
 
-    accepts_context = False
+    skips_speech = False
+    beam_size = 5
 
     def __init__(self, texts: dict[int, str]) -> None:
         self.texts = texts

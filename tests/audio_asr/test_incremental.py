@@ -10,21 +10,27 @@ import numpy as np
 import pytest
 
 from audio.clip import SAMPLE_RATE, AudioClip
-from audio.incremental import (
-    TAIL_BEAM_MAX_S,
-    TAIL_BEAM_SIZE,
-    IncrementalTranscriber,
+from audio.energy import (
+    StretchOptions,
     find_pauses,
     next_cut,
     plan_stretches,
-    repeats,
-    skipped_from,
     split_point,
     too_few_words,
 )
+from audio.incremental import (
+    MIN_REPAIR_VOICED_S,
+    TAIL_BEAM_MAX_S,
+    TAIL_BEAM_SIZE,
+    IncrementalTranscriber,
+    repeats,
+    skipped_from,
+)
 from audio.results import Segment, Transcript
+from tests.conftest import ENGINES, TINY, needs_espeak
 
 RATE = SAMPLE_RATE
+CHUNKS = StretchOptions(min_chunk_s=8.0, max_chunk_s=20.0)
 
 
 def tone(seconds: float, amp: float = 0.3) -> np.ndarray:
@@ -66,10 +72,10 @@ def test_find_pauses_on_empty_input():
 
 def test_next_cut_waits_for_enough_audio_then_cuts_mid_pause():
     early = speech_like([("talk", 3.0), ("gap", 0.6), ("talk", 3.0)])
-    assert next_cut(early, RATE, min_chunk_s=8.0) is None
+    assert next_cut(early, RATE, StretchOptions(min_chunk_s=8.0)) is None
 
     samples = speech_like([("talk", 3.0), ("gap", 0.6), ("talk", 6.0), ("gap", 0.6), ("talk", 2.0)])
-    cut = next_cut(samples, RATE, min_chunk_s=8.0, max_chunk_s=24.0)
+    cut = next_cut(samples, RATE, StretchOptions(min_chunk_s=8.0, max_chunk_s=24.0))
     assert cut is not None
     assert cut / RATE == pytest.approx(9.6 + 0.3, abs=0.06)  # middle of the pause after 8 s
 
@@ -77,8 +83,9 @@ def test_next_cut_waits_for_enough_audio_then_cuts_mid_pause():
 def test_next_cut_forces_a_cut_when_nobody_pauses():
     samples = tone(30.0)
     samples[int(15 * RATE) : int(15.2 * RATE)] *= 0.05  # a brief dip, shorter than a pause
-    assert next_cut(samples[: int(20 * RATE)], RATE, 8.0, 24.0) is None
-    cut = next_cut(samples, RATE, 8.0, 24.0)
+    options = StretchOptions(8.0, 24.0)
+    assert next_cut(samples[: int(20 * RATE)], RATE, options) is None
+    cut = next_cut(samples, RATE, options)
     assert cut is not None and cut / RATE == pytest.approx(15.1, abs=0.2)
 
 
@@ -87,7 +94,7 @@ def test_plan_stretches_covers_the_clip_without_gaps():
     for _ in range(12):
         pattern += [("talk", 4.0), ("gap", 0.5)]
     samples = speech_like(pattern)
-    spans = plan_stretches(samples, RATE, 10.0, 24.0)
+    spans = plan_stretches(samples, RATE, StretchOptions(10.0, 24.0))
     assert spans[0][0] == 0 and spans[-1][1] == len(samples)
     assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))
     assert all((end - start) / RATE <= 24.0 for start, end in spans)
@@ -104,20 +111,24 @@ def test_plan_stretches_covers_the_clip_without_gaps():
 class Recording:
     """A stand-in transcriber: one segment per call covering the audio it got."""
 
-    def __init__(self, delay_s: float = 0.0, accepts_context: bool = False) -> None:
+    skips_speech = False
+
+    def __init__(self, delay_s: float = 0.0) -> None:
         self.calls: list[tuple[float, str, str]] = []
         self.delay_s = delay_s
-        self.accepts_context = accepts_context
         self.fail = False
-        self.beams: list[object] = []
+        self.beam_size = 5
+        self.beams: list[int | None] = []
 
-    def transcribe(self, clip: AudioClip, hint: str = "", **kwargs) -> Transcript:
+    def transcribe(
+        self, clip: AudioClip, hint: str = "", *, context: str = "", beam_size: int | None = None
+    ) -> Transcript:
         if self.fail:
             raise RuntimeError("engine broke")
         time.sleep(self.delay_s)
         n = len(self.calls)
-        self.calls.append((clip.duration_s, hint, kwargs.get("context", "")))
-        self.beams.append(kwargs.get("beam_size", "not passed"))
+        self.calls.append((clip.duration_s, hint, context))
+        self.beams.append(beam_size)
         seg = Segment(0.1, clip.duration_s - 0.1, f"part{n}")
         return Transcript(f"part{n}", (seg,), clip.duration_s, "fake", "fake", 0.0, (f"junk{n}",))
 
@@ -143,7 +154,7 @@ def answer_pattern(sentences: int = 6, talk_s: float = 4.0) -> np.ndarray:
 
 def test_stretches_are_transcribed_while_feeding_and_only_the_tail_at_the_end():
     fake = Recording()
-    inc = IncrementalTranscriber(fake, "LoRA", min_chunk_s=8.0, max_chunk_s=20.0, repair=False)
+    inc = IncrementalTranscriber(fake, "LoRA", stretches=CHUNKS, repair=False)
     samples = answer_pattern(6)  # 27 s with a pause every 4.6 s
     feed_all(inc, samples, pace_s=0.002)
     time.sleep(0.3)
@@ -164,7 +175,7 @@ def test_stretches_are_transcribed_while_feeding_and_only_the_tail_at_the_end():
 
 def test_timestamps_are_absolute():
     fake = Recording()
-    inc = IncrementalTranscriber(fake, min_chunk_s=8.0, max_chunk_s=20.0, repair=False)
+    inc = IncrementalTranscriber(fake, stretches=CHUNKS, repair=False)
     feed_all(inc, answer_pattern(6), pace_s=0.002)
     result = inc.finish()
     offset = 0.0
@@ -175,16 +186,9 @@ def test_timestamps_are_absolute():
     assert [s.start_s for s in inc.stretches][1:] == [s.end_s for s in inc.stretches][:-1]
 
 
-def test_text_so_far_is_carried_into_the_prompt():
-    plain = Recording()
-    inc = IncrementalTranscriber(plain, "LoRA", min_chunk_s=8.0, max_chunk_s=20.0, repair=False)
-    feed_all(inc, answer_pattern(6), pace_s=0.002)
-    inc.finish()
-    assert plain.calls[0][1] == "LoRA"
-    assert plain.calls[1][1] == "LoRA part0"
-
-    aware = Recording(accepts_context=True)
-    inc = IncrementalTranscriber(aware, "LoRA", min_chunk_s=8.0, max_chunk_s=20.0, repair=False)
+def test_text_so_far_is_carried_as_context():
+    aware = Recording()
+    inc = IncrementalTranscriber(aware, "LoRA", stretches=CHUNKS, repair=False)
     feed_all(inc, answer_pattern(6), pace_s=0.002)
     inc.finish()
     assert [c[1] for c in aware.calls] == ["LoRA"] * len(aware.calls)
@@ -194,46 +198,40 @@ def test_text_so_far_is_carried_into_the_prompt():
 def test_only_the_tail_takes_the_smaller_beam():
     """Stretches decoded during speech use the transcriber's own beam (None);
     the tail the person waits for asks for ``tail_beam_size``."""
-    aware = Recording(accepts_context=True)
-    inc = IncrementalTranscriber(aware, "LoRA", min_chunk_s=8.0, max_chunk_s=20.0, repair=False)
+    aware = Recording()
+    inc = IncrementalTranscriber(aware, "LoRA", stretches=CHUNKS, repair=False)
     feed_all(inc, answer_pattern(6), pace_s=0.002)
     inc.finish()
     assert len(aware.beams) >= 3
     assert aware.beams[:-1] == [None] * (len(aware.beams) - 1)
     assert aware.beams[-1] == TAIL_BEAM_SIZE == 2
 
-    own = Recording(accepts_context=True)
+    own = Recording()
     inc = IncrementalTranscriber(
-        own, min_chunk_s=8.0, max_chunk_s=20.0, repair=False, tail_beam_size=None
+        own, stretches=CHUNKS, repair=False, tail_beam_size=None
     )
     feed_all(inc, answer_pattern(6), pace_s=0.002)
     inc.finish()
     assert set(own.beams) == {None}
 
-    long_tail = Recording(accepts_context=True)  # no pause for the last 12 s
-    inc = IncrementalTranscriber(long_tail, min_chunk_s=8.0, max_chunk_s=20.0, repair=False)
+    long_tail = Recording()  # no pause for the last 12 s
+    inc = IncrementalTranscriber(long_tail, stretches=CHUNKS, repair=False)
     feed_all(inc, speech_like([("talk", 9.0), ("gap", 0.6), ("talk", 12.0)]), pace_s=0.002)
     inc.finish()
     assert inc.stretches[-1].end_s - inc.stretches[-1].start_s > TAIL_BEAM_MAX_S
     assert long_tail.beams[-1] == 1, "a long tail is decoded greedily"
 
-    greedy = Recording(accepts_context=True)  # the person chose greedy search
+    greedy = Recording()  # the person chose greedy search
     greedy.beam_size = 1
-    inc = IncrementalTranscriber(greedy, min_chunk_s=8.0, max_chunk_s=20.0, repair=False)
+    inc = IncrementalTranscriber(greedy, stretches=CHUNKS, repair=False)
     feed_all(inc, answer_pattern(6), pace_s=0.002)
     inc.finish()
     assert greedy.beams[-1] == 1, "the tail is never wider than the chosen search"
 
-    plain = Recording()  # an engine without context= is not given a beam either
-    inc = IncrementalTranscriber(plain, min_chunk_s=8.0, max_chunk_s=20.0, repair=False)
-    feed_all(inc, answer_pattern(6), pace_s=0.002)
-    inc.finish()
-    assert set(plain.beams) == {"not passed"}
-
 
 def test_feed_never_blocks_on_a_slow_engine():
     slow = Recording(delay_s=1.0)
-    inc = IncrementalTranscriber(slow, min_chunk_s=8.0, max_chunk_s=20.0, repair=False)
+    inc = IncrementalTranscriber(slow, stretches=CHUNKS, repair=False)
     slowest = feed_all(inc, answer_pattern(6))
     assert slowest < 0.05
     result = inc.finish(timeout=30)
@@ -243,7 +241,7 @@ def test_feed_never_blocks_on_a_slow_engine():
 def test_engine_errors_surface_in_finish_and_feeding_after_finish_is_refused():
     fake = Recording()
     fake.fail = True
-    inc = IncrementalTranscriber(fake, min_chunk_s=8.0, max_chunk_s=20.0)
+    inc = IncrementalTranscriber(fake, stretches=CHUNKS)
     feed_all(inc, answer_pattern(3))
     with pytest.raises(RuntimeError, match="engine broke"):
         inc.finish()
@@ -253,7 +251,7 @@ def test_engine_errors_surface_in_finish_and_feeding_after_finish_is_refused():
 
 def test_cancel_stops_without_transcribing_the_rest():
     fake = Recording()
-    inc = IncrementalTranscriber(fake, min_chunk_s=8.0, max_chunk_s=20.0)
+    inc = IncrementalTranscriber(fake, stretches=CHUNKS)
     feed_all(inc, tone(3.0))
     inc.cancel()
     assert fake.calls == []
@@ -270,7 +268,7 @@ def test_nothing_fed_gives_an_empty_transcript():
 
 def test_rejects_chunk_sizes_beyond_whispers_window():
     with pytest.raises(ValueError):
-        IncrementalTranscriber(Recording(), min_chunk_s=10.0, max_chunk_s=40.0)
+        StretchOptions(min_chunk_s=10.0, max_chunk_s=40.0)
 
 
 # -- skipped speech: detection and repair --------------------------------------------
@@ -310,10 +308,11 @@ def test_repeats_spots_a_re_decoding_that_starts_with_words_already_heard():
 
 def test_too_few_words_compares_the_text_with_the_voiced_time():
     samples = speech_like([("talk", 4.0), ("gap", 1.0), ("talk", 4.0)])
-    assert too_few_words("just a few words here", samples, RATE)
-    assert not too_few_words(" ".join(["word"] * 20), samples, RATE)
-    assert not too_few_words("", quiet(8.0), RATE), "silence needs no words"
-    assert not too_few_words("hi", tone(2.0), RATE), "too short to judge"
+    floor = MIN_REPAIR_VOICED_S
+    assert too_few_words(5, samples, RATE, min_voiced_s=floor)
+    assert not too_few_words(20, samples, RATE, min_voiced_s=floor)
+    assert not too_few_words(0, quiet(8.0), RATE, min_voiced_s=floor), "silence needs no words"
+    assert not too_few_words(1, tone(2.0), RATE, min_voiced_s=floor), "too short to judge"
 
 
 def test_split_point_prefers_the_pause_nearest_the_middle():
@@ -336,7 +335,8 @@ class Skipping:
         self.keep_s = keep_s
         self.always = always
         self.calls: list[tuple[float, str]] = []
-        self.accepts_context = True
+        self.beam_size = 5
+        self.skips_speech = True
 
     def transcribe(
         self, clip: AudioClip, hint: str = "", *, context: str = "", beam_size=None
@@ -353,7 +353,7 @@ class Skipping:
 
 def test_skipped_speech_is_decoded_again_with_the_text_before_it_as_context():
     fake = Skipping(keep_s=5.0)
-    inc = IncrementalTranscriber(fake, "LoRA", min_chunk_s=8.0, max_chunk_s=20.0)
+    inc = IncrementalTranscriber(fake, "LoRA", stretches=CHUNKS)
     samples = answer_pattern(4, talk_s=4.0)  # 17.8 s, a pause every 4.6 s
     feed_all(inc, samples, pace_s=0.002)
     result = inc.finish()
@@ -386,7 +386,7 @@ def test_a_stretch_with_far_too_few_words_is_split_and_decoded_in_halves():
             return Transcript("um", (seg,), clip.duration_s, "fake", "fake", 0.0, ())
 
     fake = Terse(keep_s=30.0)
-    inc = IncrementalTranscriber(fake, min_chunk_s=8.0, max_chunk_s=20.0)
+    inc = IncrementalTranscriber(fake, stretches=CHUNKS)
     samples = speech_like([("talk", 4.0), ("gap", 0.5), ("talk", 4.0), ("gap", 0.6), ("talk", 3.0)])
     feed_all(inc, samples, pace_s=0.002)
     result = inc.finish()
@@ -414,7 +414,7 @@ def test_a_wrong_end_time_does_not_duplicate_text():
             )
 
     few = EarlyEnd(keep_s=30.0)
-    inc = IncrementalTranscriber(few, min_chunk_s=8.0, max_chunk_s=20.0)
+    inc = IncrementalTranscriber(few, stretches=CHUNKS)
     samples = answer_pattern(4)
     feed_all(inc, samples, pace_s=0.002)
     result = inc.finish()
@@ -425,7 +425,7 @@ def test_a_wrong_end_time_does_not_duplicate_text():
 
 def test_repair_is_bounded_when_the_model_keeps_skipping():
     fake = Skipping(keep_s=1.0, always=True)
-    inc = IncrementalTranscriber(fake, min_chunk_s=8.0, max_chunk_s=20.0)
+    inc = IncrementalTranscriber(fake, stretches=CHUNKS)
     samples = answer_pattern(3)  # 13 s
     feed_all(inc, samples, pace_s=0.002)
     inc.finish()
@@ -436,14 +436,14 @@ def test_repair_is_bounded_when_the_model_keeps_skipping():
 
 def test_repair_can_be_switched_off():
     fake = Skipping(keep_s=5.0)
-    inc = IncrementalTranscriber(fake, min_chunk_s=8.0, max_chunk_s=20.0, repair=False)
+    inc = IncrementalTranscriber(fake, stretches=CHUNKS, repair=False)
     feed_all(inc, answer_pattern(4), pace_s=0.002)
     inc.finish()
     assert len(fake.calls) == len(inc.stretches)
     assert not any(s.repairs for s in inc.stretches)
 
 
-def test_repair_is_on_by_default_for_engines_that_take_context():
+def test_repair_is_on_by_default_for_engines_that_skip_speech():
     made = [
         IncrementalTranscriber(Skipping()),
         IncrementalTranscriber(Recording()),
@@ -468,20 +468,15 @@ def _words(text: str) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("engine", ["openai-whisper", "faster-whisper"])
-def test_incremental_matches_batch_on_a_spoken_answer(engine, model_cache_dir):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_incremental_matches_batch_on_a_spoken_answer(engine, request):
     """Real and synthesised speech (the benchmark's short answer, ~32 s),
     fed five times faster than real time."""
-    import shutil
-
-    from audio.transcriber import make_transcriber
     from tests.benchmarks import feedback_latency as bench
 
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is not installed")
+    needs_espeak()
     samples, reference = bench.build_answer(quick=True)
-    transcriber = make_transcriber(engine, cache_dir=model_cache_dir)
-    transcriber.load()
+    transcriber = request.getfixturevalue(TINY[engine])
 
     inc = IncrementalTranscriber(transcriber, bench.HINT)
     feed_all(inc, samples, pace_s=0.02)
@@ -503,12 +498,12 @@ def test_incremental_matches_batch_on_a_spoken_answer(engine, model_cache_dir):
 def test_without_a_thread_the_stretches_are_those_of_a_live_run():
     samples = answer_pattern(6)
     live, replay = Recording(), Recording()
-    inc = IncrementalTranscriber(live, "LoRA", min_chunk_s=8.0, max_chunk_s=20.0, repair=False)
+    inc = IncrementalTranscriber(live, "LoRA", stretches=CHUNKS, repair=False)
     feed_all(inc, samples, pace_s=0.002)
     expected = inc.finish()
 
     offline = IncrementalTranscriber(
-        replay, "LoRA", min_chunk_s=8.0, max_chunk_s=20.0, repair=False, threaded=False
+        replay, "LoRA", stretches=CHUNKS, repair=False, threaded=False
     )
     for i in range(0, len(samples), RATE // 10):
         offline.feed(samples[i : i + RATE // 10])

@@ -140,15 +140,22 @@ class FakeRecorder:
 
 
 class FakeTranscriber:
-    """Returns ``texts`` one per call (the last one repeats)."""
+    """Returns ``texts`` one per call (the last one repeats). Its text is
+    canned, so it never skips speech that would need decoding again."""
+
+    beam_size = 5
+    skips_speech = False
 
     def __init__(self, texts: str | Sequence[str] = "") -> None:
         self.texts = [texts] if isinstance(texts, str) else list(texts)
         self.hints: list[str] = []
+        """The prompt of each call: the hint, then any text heard before."""
         self.clips: list[AudioClip] = []
 
-    def transcribe(self, clip: AudioClip, hint: str = "") -> Transcript:
-        self.hints.append(hint)
+    def transcribe(
+        self, clip: AudioClip, hint: str = "", *, context: str = "", beam_size: int | None = None
+    ) -> Transcript:
+        self.hints.append(" ".join([hint, context]).strip())
         self.clips.append(clip)
         i = min(len(self.clips) - 1, len(self.texts) - 1)
         text = self.texts[i] if self.texts else ""

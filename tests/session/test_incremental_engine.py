@@ -123,12 +123,12 @@ class FlakyTranscriber(FakeTranscriber):
         super().__init__(texts)
         self.failures = failures
 
-    def transcribe(self, clip: AudioClip, hint: str = "") -> Transcript:
+    def transcribe(self, clip: AudioClip, hint: str = "", **options) -> Transcript:
         if self.failures > 0:
             self.failures -= 1
             self.clips.append(clip)
             raise RuntimeError("the recogniser crashed")
-        return super().transcribe(clip, hint)
+        return super().transcribe(clip, hint, **options)
 
 
 def wait_until(predicate, timeout: float = 10.0) -> None:
@@ -337,21 +337,19 @@ def test_rapid_round_falls_back_to_the_file_when_the_live_transcription_failed(s
 @pytest.mark.slow
 @pytest.mark.e2e
 def test_real_whisper_streams_a_spoken_answer_and_answers_soon_after_it_ends(
-    model_cache_dir, tmp_path
+    whisper_tiny, tmp_path
 ):
     """jfk.flac twice with a pause (about 23 s), fed in 100 ms blocks at real
     time through the real engine and the real recogniser: when the answer
     ends only the tail is left. Prints the stop -> transcript time."""
     from audio.clip import read_audio
-    from audio.transcriber import make_transcriber
     from tests.conftest import TEST_DATA
     from tests.session.test_engine_real_model import BANK
 
     jfk = read_audio(TEST_DATA / "jfk.flac")
     gap = np.zeros(int(0.8 * SAMPLE_RATE), dtype=np.float32)
     clip = AudioClip(np.concatenate([jfk.samples, gap, jfk.samples]).astype(np.float32))
-    transcriber = make_transcriber("openai-whisper", threads=1, cache_dir=model_cache_dir)
-    transcriber.load()
+    transcriber = whisper_tiny
     recorder = StreamingRecorder(clip, pace=1.0, ends_by_itself=True)
     store = Store(tmp_path / "attempts.sqlite3")
     engine = SessionEngine(
