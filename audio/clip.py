@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from audio.errors import one_line
+
 SAMPLE_RATE = 16_000
 """Hz; what whisper expects."""
 CHANNELS = 1
@@ -95,7 +97,7 @@ def _read_with_soundfile(p: Path) -> tuple[np.ndarray, int]:
             except AudioFileError:
                 pass
         raise AudioFileError(
-            f"{p}: not a readable audio file ({_short(exc)}); "
+            f"{p}: not a readable audio file ({one_line(exc)}); "
             "use WAV, FLAC or OGG, for example: ffmpeg -i INPUT -ar 16000 -ac 1 answer.wav"
         ) from None
     if len(data) == 0:
@@ -141,7 +143,3 @@ def write_wav(path: str | Path, clip: AudioClip) -> Path:
         w.writeframes(pcm16.tobytes())
     return p
 
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[-1] if text else type(exc).__name__

@@ -34,7 +34,7 @@ import numpy as np
 
 from audio import devices
 from audio.clip import SAMPLE_RATE, AudioFileError
-from audio.errors import NoMicrophone
+from audio.errors import NoMicrophone, one_line
 from audio.results import Recording, StopReason
 from audio.vad import VadSettings, VoiceActivity, dbfs
 
@@ -259,7 +259,7 @@ class Recorder:
                 )
         except Exception as exc:
             raise NoMicrophone(
-                f"Cannot open the microphone {dev.name!r} ({_short(exc)}); "
+                f"Cannot open the microphone {dev.name!r} ({one_line(exc)}); "
                 "check the device or type your answer instead"
             ) from None
         try:
@@ -280,10 +280,10 @@ class Recorder:
             with devices.quiet_fds(stdout=False):
                 stream.start()
         except Exception as exc:
-            self._finish("device_lost", f"Cannot start recording ({_short(exc)})")
+            self._finish("device_lost", f"Cannot start recording ({one_line(exc)})")
             self._writer.join()
             raise NoMicrophone(
-                f"Cannot start recording from {dev.name!r} ({_short(exc)}); "
+                f"Cannot start recording from {dev.name!r} ({one_line(exc)}); "
                 "type your answer instead"
             ) from None
 
@@ -473,7 +473,3 @@ class Recorder:
             },
         )
 
-
-def _short(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[-1] if lines else type(exc).__name__

@@ -45,7 +45,7 @@ import numpy as np
 
 from audio import devices
 from audio.clip import resample
-from audio.errors import AudioError, NoPortAudio, SpeechUnavailable
+from audio.errors import AudioError, NoPortAudio, SpeechUnavailable, one_line
 
 NO_ENGINE = (
     "No speech engine: install espeak-ng (sudo apt-get install espeak-ng); "
@@ -331,7 +331,7 @@ def play(
             stream.start()
     except Exception as exc:
         raise SpeechUnavailable(
-            f"Cannot play sound on {out.name!r} ({_short(exc)}); the question is shown instead"
+            f"Cannot play sound on {out.name!r} ({one_line(exc)}); the question is shown instead"
         ) from None
     deadline = time.monotonic() + len(samples) / rate + 2.0
     try:
@@ -347,7 +347,3 @@ def play(
             stream.close(ignore_errors=True)
     return min(position[0], len(samples)) / rate
 
-
-def _short(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[-1] if lines else type(exc).__name__

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from audio.errors import ModelUnavailable
+from audio.errors import ModelUnavailable, one_line
 
 BUNDLED_MODEL = "tiny.en"
 """The model that ships with the application (no download ever)."""
@@ -591,7 +591,7 @@ def _load_named(name: str, download_root: str | Path | None):
     except Exception as exc:  # URLError, socket errors, checksum mismatch, disk full
         raise ModelUnavailable(
             f"speech model '{name}' is not downloaded yet and fetching it failed "
-            f"({_one_line(exc)}): connect to the internet once so it can be downloaded, "
+            f"({one_line(exc)}): connect to the internet once so it can be downloaded, "
             f"or use the bundled '{BUNDLED_MODEL}' model, which works offline"
         ) from None
     return model.eval()
@@ -664,7 +664,3 @@ def _exclusive(lock_path: Path) -> Iterator[None]:
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[-1] if text else type(exc).__name__)[:160]
