@@ -27,6 +27,8 @@ class KeyPointResult:
     similarity: float
     """The matcher's confidence in [0, 1] that the point is present."""
     evidence: Evidence | None = None
+    missing: str = ""
+    """For a partial key point: the words of the point the answer did not say."""
 
     @property
     def covered(self) -> bool:
@@ -90,6 +92,7 @@ class Assessment:
                     status=k["status"],
                     similarity=k["similarity"],
                     evidence=ev(k.get("evidence")),
+                    missing=k.get("missing", ""),
                 )
                 for k in d.get("key_points", ())
             ),

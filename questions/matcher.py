@@ -44,9 +44,15 @@ from functools import lru_cache
 
 import numpy as np
 
+from questions import meaning, structure
 from questions import normalize as nz
-from questions import structure
-from questions.assessment import Assessment, Evidence, KeyPointResult, MisconceptionResult
+from questions.assessment import (
+    Assessment,
+    Evidence,
+    KeyPointResult,
+    MisconceptionResult,
+    Status,
+)
 from questions.model import KeyPoint, Misconception, Question
 
 # --- a few general constants (tuned by question groups on development data) ---
@@ -243,6 +249,10 @@ class _Rubric:
     """Per vocab word: the rows of ``vectors`` that hold it."""
     question_sentence: np.ndarray | None = None
     """Sentence vector of the question (for the contrast, see MIX_CONTRAST)."""
+    pooled: dict[str, np.ndarray] | None = None
+    """Per unit text: the rarity-weighted mean of its content-word vectors,
+    comparable with the pooled vectors of the answer's spans (see
+    :mod:`questions.meaning`)."""
 
 
 _RUBRIC_LOCK = threading.Lock()
@@ -260,6 +270,7 @@ def _rubric(question: str, texts: tuple[str, ...], semantic: bool) -> _Rubric:
     vectors = None
     sentences: dict[str, np.ndarray] = {}
     question_sentence = None
+    pooled = None
     if semantic:
         from questions.semantic import embed_batch
 
@@ -279,6 +290,12 @@ def _rubric(question: str, texts: tuple[str, ...], semantic: bool) -> _Rubric:
             start += len(block)
             sentences[t] = wv.sentence
         vectors = np.ascontiguousarray(np.concatenate(blocks, axis=0), np.float32)
+        pooled = {
+            t: meaning.pooled(
+                vectors[rows[t]], np.asarray(u.weights, np.float32), [range(len(u.content))]
+            )[0]
+            for t, u in units.items()
+        }
     row_vocab = (
         np.concatenate([word_ids[t] for t in units]) if units else np.zeros(0, np.intp)
     )
@@ -295,6 +312,7 @@ def _rubric(question: str, texts: tuple[str, ...], semantic: bool) -> _Rubric:
         if vectors is not None
         else (),
         question_sentence=question_sentence,
+        pooled=pooled,
     )
 
 
@@ -585,9 +603,11 @@ def _rubric_texts(
 ) -> tuple[str, ...]:
     texts = [reference]
     for kp in key_points:
-        texts.extend((kp.text, *kp.phrasings))
+        texts.extend((kp.text, *kp.phrasings, *kp.examples))
     for mc in misconceptions:
         texts.extend((mc.text, *mc.phrasings))
+        if mc.correction:
+            texts.append(mc.correction)
     return tuple(dict.fromkeys(texts))
 
 
@@ -608,6 +628,218 @@ def _semantic_on(semantic: bool | None) -> bool:
     if semantic is False:
         return False
     return load()
+
+
+# --- key points and misconceptions judged by meaning -------------------------
+
+MEANING_LO, MEANING_HI = 0.45, 0.80
+"""Cosine between an answer span and a key point (its text or an example
+sentence, pooled word vectors) mapped linearly to a similarity of 0..1."""
+NEGATION_GAP = 0.34
+"""Difference in the share of negated words beyond which a span and a rubric
+text say opposite things ("it does not retrain the model")."""
+MC_MEANING_AT = 0.80
+"""Span cosine at which an answer span states a misconception in other words."""
+MIN_EVIDENCE_WORDS = 3
+"""Evidence is at least a short clause, never a lone word."""
+
+
+@dataclass(frozen=True)
+class _Spans:
+    """The answer's spans (see :mod:`questions.meaning`) with their pooled
+    vectors and negation shares."""
+
+    spans: tuple[meaning.Span, ...]
+    clauses: tuple[meaning.Span, ...]
+    vectors: np.ndarray | None
+    negated: np.ndarray
+    rows: tuple[np.ndarray, ...]
+    """Per span: its columns among the answer's content words."""
+
+    @staticmethod
+    def of(ctx: _Context) -> _Spans:
+        a = ctx.a
+        spans = tuple(meaning.spans(a.text, a.toks))
+        pos = np.asarray(a.content, np.intp)
+        rows = [np.flatnonzero((pos >= s.start) & (pos < s.end)) for s in spans]
+        neg = np.asarray(a.negated, np.float32)
+        negated = np.asarray([float(neg[r].mean()) if len(r) else 0.0 for r in rows], np.float32)
+        vectors = None
+        if a.vectors is not None and len(a.content):
+            w = np.asarray(a.weights, np.float32) * np.where(
+                np.asarray(a.parrot), PARROT_FACTOR, 1.0
+            ).astype(np.float32)
+            vectors = meaning.pooled(a.vectors, w, rows)
+        return _Spans(
+            spans, tuple(meaning.clauses(a.text, a.toks)), vectors, negated, tuple(rows)
+        )
+
+    def best(self, ctx: _Context, texts: Sequence[str]) -> tuple[float, int]:
+        """(cosine, span index) of the span closest to any of ``texts``, with
+        spans of the opposite polarity to that text left out."""
+        rub = ctx.rub
+        if self.vectors is None or rub.pooled is None or not self.spans:
+            return 0.0, -1
+        best, at = 0.0, -1
+        for t in texts:
+            u = rub.units[t]
+            if not u.content:
+                continue
+            cos = self.vectors @ rub.pooled[t]
+            share = float(np.mean(u.negated))
+            cos = np.where(np.abs(self.negated - share) > NEGATION_GAP, 0.0, cos)
+            k = int(np.argmax(cos))
+            if cos[k] > best:
+                best, at = float(cos[k]), k
+        return best, at
+
+    def cosine(self, ctx: _Context, k: int, text: str) -> float:
+        rub = ctx.rub
+        if self.vectors is None or rub.pooled is None or text not in rub.pooled:
+            return 0.0
+        return float(self.vectors[k] @ rub.pooled[text])
+
+    def coverage(self, ctx: _Context, k: int, text: str) -> float:
+        """How much of ``text``'s (weighted) words span ``k`` says, in the same
+        polarity: word-by-word recall restricted to the span."""
+        u = ctx.rub.units[text]
+        cols = self.rows[k]
+        if not u.content or not len(cols):
+            return 0.0
+        sim = ctx.similarity(text)[:, cols]
+        flip = ctx.polarity_flip(text)[:, cols]
+        sim = np.where(flip & (sim >= FLIP_AT), 0.0, sim)
+        w = np.asarray(u.weights, np.float32)
+        return float((sim.max(axis=1) * w).sum() / max(float(w.sum()), 1e-9))
+
+    def closeness(self, ctx: _Context, k: int, text: str) -> float:
+        """Closeness of span ``k`` to a rubric text: its words said there, and
+        the two meanings compared as wholes."""
+        return 0.5 * self.coverage(ctx, k, text) + 0.5 * self.cosine(ctx, k, text)
+
+    def around(self, first: int, last: int) -> meaning.Span:
+        """The clauses that hold tokens ``first`` .. ``last``."""
+        inside = [c for c in self.clauses if c.end > first and c.start <= last]
+        if not inside:
+            return meaning.Span(first, last + 1)
+        return meaning.Span(inside[0].start, inside[-1].end)
+
+    def index_of(self, span: meaning.Span) -> int:
+        """The index of the span that best covers ``span`` (same or smallest superset)."""
+        best, at = None, -1
+        for k, s in enumerate(self.spans):
+            if s.start <= span.start and s.end >= span.end:
+                size = len(s)
+                if best is None or size < best:
+                    best, at = size, k
+        return at
+
+
+def _evidence(a: _Answer, span: meaning.Span) -> Evidence:
+    first, last = a.toks[span.start], a.toks[span.end - 1]
+    return Evidence(a.text[first.start : last.end], first.start, last.end)
+
+
+def _word_span(a: _Answer, ev: Evidence) -> meaning.Span:
+    idx = [i for i, t in enumerate(a.toks) if t.start >= ev.start and t.end <= ev.end]
+    return meaning.Span(idx[0], idx[-1] + 1) if idx else meaning.Span(0, 0)
+
+
+def _missing_words(ctx: _Context, text: str) -> str:
+    """The key point's words that the answer did not say, as short runs
+    ("KL divergence loss; softened distribution")."""
+    u = ctx.rub.units[text]
+    if not u.content:
+        return ""
+    sim = ctx.similarity(text)
+    said = sim.max(axis=1) >= 0.5 if sim.size else np.zeros(len(u.content), bool)
+    runs: list[list[str]] = []
+    last = -2
+    for r, i in enumerate(u.content):
+        if said[r] or u.weights[r] < 0.3:
+            continue
+        if i == last + 1 or (runs and i == last + 2 and u.words[i - 1] in nz.STOPWORDS):
+            if i == last + 2:
+                runs[-1].append(u.words[i - 1])
+            runs[-1].append(u.words[i])
+        else:
+            runs.append([u.words[i]])
+        last = i
+    return "; ".join(" ".join(r) for r in runs[:3])
+
+
+def _judge_key_point(ctx: _Context, kp: KeyPoint, spans: _Spans | None) -> KeyPointResult:
+    """A key point's status: the best of a word-by-word match of its text,
+    phrasings and examples, and (for a curated rubric) the closeness in
+    meaning of an answer span to its text or examples. The evidence is the
+    clause (or clauses) of the answer that said it."""
+    rub = ctx.rub
+    texts = [kp.text] + [p for p in (*kp.phrasings, *kp.examples) if _informative(rub.units[p])]
+    best = max((_match_unit(ctx, t) for t in texts), key=lambda m: m.similarity)
+    sim = best.similarity
+    span = _word_span(ctx.a, best.evidence) if best.evidence else None
+    if spans is not None:
+        cos, k = spans.best(ctx, [kp.text, *kp.examples])
+        by_meaning = _ramp(cos, MEANING_LO, MEANING_HI)
+        if k >= 0 and by_meaning > sim:
+            sim, span = by_meaning, spans.spans[k]
+        elif span is not None and len(span):
+            span = spans.around(span.start, span.end - 1)
+    simv = round(sim, 4)
+    status: Status = "covered" if simv >= COVERED_AT else "partial" if simv >= PARTIAL_AT else "missed"
+    evidence = None
+    if status != "missed" and span is not None and len(span):
+        evidence = _evidence(ctx.a, span)
+    return KeyPointResult(
+        text=kp.text,
+        weight=float(kp.weight),
+        status=status,
+        similarity=simv,
+        evidence=evidence,
+        missing=_missing_words(ctx, kp.text) if status == "partial" else "",
+    )
+
+
+def _judge_misconception(
+    ctx: _Context, mc: Misconception, spans: _Spans | None, truths: Sequence[str] = ()
+) -> MisconceptionResult | None:
+    """A misconception is charged only when a span of the answer asserts it:
+    its words match (or its meaning is very close), the span is closer to the
+    misconception than to anything true the rubric says (its correction, the
+    key points and their examples), and it is not negated ("it does not
+    retrain the model", "unlike an RNN, which reads one token at a time, ...")."""
+    rub = ctx.rub
+    texts = [t for t in (mc.text, *mc.phrasings) if _informative(rub.units[t])]
+    matches = [_match_unit(ctx, t) for t in texts]
+    hits = [m for m in matches if m.similarity >= MISCONCEPTION_AT and m.evidence]
+    if spans is None or spans.vectors is None:
+        if not hits:
+            return None
+        m = max(hits, key=lambda x: x.similarity)
+        assert m.evidence is not None
+        return MisconceptionResult(mc.text, mc.correction, float(mc.penalty), m.evidence)
+    candidates: list[int] = []
+    for m in sorted(hits, key=lambda x: -x.similarity):
+        assert m.evidence is not None
+        ws = _word_span(ctx.a, m.evidence)
+        k = spans.index_of(spans.around(ws.start, ws.end - 1))
+        if k >= 0:
+            candidates.append(k)
+    cos, k = spans.best(ctx, texts)
+    if cos >= MC_MEANING_AT:
+        candidates.append(k)
+    for k in dict.fromkeys(candidates):
+        to_mc = spans.closeness(ctx, k, mc.text)
+        true = [mc.correction, *truths] if mc.correction else list(truths)
+        to_truth = max((spans.closeness(ctx, k, t) for t in true), default=0.0)
+        share = float(np.mean(rub.units[mc.text].negated)) if rub.units[mc.text].content else 0.0
+        if abs(float(spans.negated[k]) - share) > NEGATION_GAP:
+            continue
+        if to_mc > to_truth:
+            return MisconceptionResult(
+                mc.text, mc.correction, float(mc.penalty), _evidence(ctx.a, spans.spans[k])
+            )
+    return None
 
 
 def _grade(
@@ -636,23 +868,13 @@ def _grade(
     ctx = _Context(rub, a, sem)
 
     # key points
+    spans = _Spans.of(ctx) if explicit else None
     results: list[KeyPointResult] = []
     kp_credits: list[tuple[float, float]] = []
     for kp in key_points:
-        texts = [kp.text] + [p for p in kp.phrasings if _informative(rub.units[p])]
-        best = max((_match_unit(ctx, t) for t in texts), key=lambda m: m.similarity)
-        simv = round(best.similarity, 4)
-        status = "covered" if simv >= COVERED_AT else "partial" if simv >= PARTIAL_AT else "missed"
-        results.append(
-            KeyPointResult(
-                text=kp.text,
-                weight=float(kp.weight),
-                status=status,
-                similarity=simv,
-                evidence=best.evidence if status != "missed" else None,
-            )
-        )
-        kp_credits.append((float(kp.weight), _ramp(simv, CREDIT_LOW, CREDIT_HIGH)))
+        r = _judge_key_point(ctx, kp, spans)
+        results.append(r)
+        kp_credits.append((float(kp.weight), _ramp(r.similarity, CREDIT_LOW, CREDIT_HIGH)))
     total_w = sum(w for w, _ in kp_credits) or 1.0
     kp_credit = sum(w * c for w, c in kp_credits) / total_w if kp_credits else 0.0
     kp_sim = (
@@ -682,15 +904,10 @@ def _grade(
         contrast = max(0.0, cosine - to_question)
 
     # misconceptions
-    found: list[MisconceptionResult] = []
-    for mc in misconceptions:
-        texts = [mc.text, *mc.phrasings]
-        matches = [_match_unit(ctx, t) for t in texts if _informative(rub.units[t])]
-        hits = [m for m in matches if m.similarity >= MISCONCEPTION_AT and m.evidence]
-        if hits:
-            m = max(hits, key=lambda x: x.similarity)
-            assert m.evidence is not None
-            found.append(MisconceptionResult(mc.text, mc.correction, float(mc.penalty), m.evidence))
+    truths = [t for kp in key_points for t in (kp.text, *kp.examples)]
+    found = [
+        r for mc in misconceptions if (r := _judge_misconception(ctx, mc, spans, truths))
+    ]
     penalty = sum(m.penalty for m in found)
     choice = _wrong_choice(reference, a_toks) if reference else None
 

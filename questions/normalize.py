@@ -407,15 +407,29 @@ def is_interjection(toks: list[Token], i: int) -> bool:
     }  # fmt: skip
 
 
-def negated_positions(toks: list[Token], scope: int = 6) -> list[bool]:
+RELATIVE = frozenset("which who whom whose that where".split())
+"""Words that open a relative clause ("unlike an RNN, which ...")."""
+
+_SUBJECTS = frozenset("it they we you i he she this these".split())
+"""Pronouns that start a new clause after "unlike X" when no comma was written."""
+
+HEDGES = frozenset("rarely seldom hardly barely scarcely".split())
+"""Words that deny most of what follows ("it rarely matches the teacher")."""
+
+
+def negated_positions(toks: list[Token], scope: int = 6, relative_scope: int = 16) -> list[bool]:
     """For each token, whether an odd number of negations governs it.
 
     A negation ("not", "never", "without", "rather than", "instead of",
-    "unlike" ...) covers the words after it up to a clause break ("but",
-    "because", ...), a punctuation mark or ``scope`` words."""
+    "unlike", "rarely" ...) covers the words after it up to a clause break
+    ("but", "because", ...), a punctuation mark or ``scope`` words. A
+    relative clause that describes what was negated belongs to it: in
+    "unlike an RNN, which reads one token at a time, a transformer ..." the
+    reading one token at a time is the RNN's, so the scope runs on over
+    "which ..." (up to ``relative_scope`` more words or its end)."""
     flags = [False] * len(toks)
     for i, t in enumerate(toks):
-        cue = t.is_negation and not is_interjection(toks, i)
+        cue = (t.is_negation and not is_interjection(toks, i)) or t.norm in HEDGES
         if t.norm == "rather" and i + 1 < len(toks) and toks[i + 1].norm == "than":
             cue = True
         if t.norm == "instead" and i + 1 < len(toks) and toks[i + 1].norm == "of":
@@ -424,12 +438,25 @@ def negated_positions(toks: list[Token], scope: int = 6) -> list[bool]:
             cue = True
         if not cue:
             continue
-        for j in range(i + 1, min(len(toks), i + 1 + scope)):
+        end = min(len(toks), i + 1 + scope)
+        j = i + 1
+        while j < end:
             if toks[j].norm in CLAUSE_BREAKS and j > i + 1:
                 break
+            if t.norm == "unlike" and toks[j].norm in _SUBJECTS and j > i + 1:
+                break  # "unlike exact search it can miss ...": a new clause starts
             if toks[j - 1].boundary and j > i + 1:
+                if toks[j].norm in RELATIVE and end - j < relative_scope:
+                    end = min(len(toks), j + relative_scope)
+                    flags[j] = not flags[j]
+                    j += 1
+                    # the relative clause runs to its own end
+                    while j < end and not toks[j - 1].boundary:
+                        flags[j] = not flags[j]
+                        j += 1
                 break
             flags[j] = not flags[j]
+            j += 1
     return flags
 
 

@@ -1,0 +1,250 @@
+"""Benchmark the grade at the level the product reports it: per key point.
+
+Run::
+
+    python -m tests.benchmarks.keypoints [--quick] [--json] [--no-speech] [--data FILE]
+
+Every answer of the hand-labelled development set (``tests/data/keypoints_dev.toml``:
+complete, half and wrong answers to bank questions, written the way people
+talk, each key point labelled covered or absent) is graded with the bank's
+rubric, as typed text and through the speech path (espeak-ng -> whisper
+tiny.en with the question's recogniser hint -> grade). Reported:
+
+* F1 of the "covered" verdicts against the labels (``kp_f1``), and with
+  "partial" counted as covered (``kp_f1_lenient``); the same through speech
+  (``speech_kp_f1``);
+* mean score (0-100) of complete, half and wrong answers, and the worst
+  complete answer;
+* misconceptions charged that the labels do not have (false alarms) and
+  labelled ones that were missed;
+* p50 milliseconds per answer (model loaded, rubric prepared).
+
+``--quick`` sends a fixed sixth of the answers through the speech path (text
+figures always use the whole set). With ``--json`` the last line printed is
+one JSON object with ``kp_f1``, ``kp_f1_lenient``, ``speech_kp_f1``,
+``full_mean``, ``full_min``, ``half_mean``, ``wrong_mean``, ``p50_ms`` and more.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+DEV_SET = REPO / "tests" / "data" / "keypoints_dev.toml"
+KINDS = ("full", "half", "wrong")
+QUICK_SPEECH_EVERY = 6
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """One answer with its labels."""
+
+    question: str
+    kind: str
+    text: str
+    covered: frozenset[int]
+    misconceptions: frozenset[int]
+
+
+def load_set(path: Path = DEV_SET, bank: Any = None) -> list[Labelled]:
+    """The labelled answers, checked against the bank (ids and indices)."""
+    from questions import default_bank
+
+    bank = bank or default_bank()
+    by_id = {q.id: q for q in bank.questions}
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    out = []
+    for i, a in enumerate(data.get("answer", []), 1):
+        q = by_id.get(a["question"])
+        if q is None:
+            raise ValueError(f"{path.name}: answer {i} names unknown question {a['question']!r}")
+        covered = frozenset(a.get("covered", []))
+        if any(not 0 <= k < len(q.key_points) for k in covered):
+            raise ValueError(f"{path.name}: answer {i} labels a key point {q.id} does not have")
+        if a["kind"] not in KINDS:
+            raise ValueError(f"{path.name}: answer {i} has kind {a['kind']!r}")
+        out.append(
+            Labelled(
+                a["question"],
+                a["kind"],
+                a["text"].strip(),
+                covered,
+                frozenset(a.get("misconceptions", [])),
+            )
+        )
+    return out
+
+
+@dataclass
+class Counts:
+    """Confusion counts of per-key-point verdicts."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+
+    def add(self, predicted: bool, gold: bool) -> None:
+        if predicted and gold:
+            self.tp += 1
+        elif predicted:
+            self.fp += 1
+        elif gold:
+            self.fn += 1
+        else:
+            self.tn += 1
+
+    @property
+    def f1(self) -> float:
+        d = 2 * self.tp + self.fp + self.fn
+        return 2 * self.tp / d if d else 1.0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+
+@dataclass(frozen=True)
+class Graded:
+    item: Labelled
+    score: float
+    statuses: tuple[str, ...]
+    fired: frozenset[int]
+    ms: float
+
+
+def grade_one(q: Any, item: Labelled, text: str | None = None) -> Graded:
+    from questions import grade_question
+
+    t0 = time.perf_counter()
+    a = grade_question(q, text if text is not None else item.text)
+    ms = (time.perf_counter() - t0) * 1000
+    texts = [m.text for m in q.misconceptions]
+    fired = frozenset(texts.index(m.text) for m in a.misconceptions if m.text in texts)
+    return Graded(item, 100 * (a.score or 0.0), tuple(k.status for k in a.key_points), fired, ms)
+
+
+def summarise(graded: Sequence[Graded], prefix: str = "") -> dict[str, Any]:
+    strict, lenient = Counts(), Counts()
+    false_alarms = missed_mc = 0
+    for g in graded:
+        for k, status in enumerate(g.statuses):
+            gold = k in g.item.covered
+            strict.add(status == "covered", gold)
+            lenient.add(status in ("covered", "partial"), gold)
+        false_alarms += len(g.fired - g.item.misconceptions)
+        missed_mc += len(g.item.misconceptions - g.fired)
+    by_kind = {k: [g for g in graded if g.item.kind == k] for k in KINDS}
+    worst = min(by_kind["full"], key=lambda g: g.score, default=None)
+    fig: dict[str, Any] = {
+        "kp_f1": round(strict.f1, 4),
+        "kp_precision": round(strict.precision, 4),
+        "kp_recall": round(strict.recall, 4),
+        "kp_f1_lenient": round(lenient.f1, 4),
+        "mc_false_alarms": false_alarms,
+        "mc_missed": missed_mc,
+        "answers": len(graded),
+    }
+    for kind, gs in by_kind.items():
+        if gs:
+            fig[f"{kind}_mean"] = round(statistics.fmean(g.score for g in gs), 1)
+    if worst is not None:
+        fig["full_min"] = round(worst.score, 1)
+        fig["full_min_question"] = worst.item.question
+    return {prefix + k: v for k, v in fig.items()}
+
+
+def speech_grade(items: Sequence[Labelled], qs: dict[str, Any], log: Any) -> list[Graded]:
+    from audio.clip import read_audio
+    from tests.benchmarks.speech_path import make_transcriber, render
+
+    tr = make_transcriber()
+    out = []
+    for n, it in enumerate(items, 1):
+        q = qs[it.question]
+        clip = read_audio(render(it.text))
+        heard = tr.transcribe(clip, hint=q.recogniser_hint()).text
+        out.append(grade_one(q, it, heard))
+        log(f"  speech {n}/{len(items)}: {it.question} ({it.kind}) {out[-1].score:.0f}")
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tests.benchmarks.keypoints")
+    ap.add_argument("--quick", action="store_true", help="a sixth of the answers through speech")
+    ap.add_argument("--json", action="store_true", help="end with one JSON object")
+    ap.add_argument("--no-speech", action="store_true", help="text only")
+    ap.add_argument("--data", type=Path, default=DEV_SET)
+    ap.add_argument("--verbose", action="store_true", help="every answer's verdicts")
+    args = ap.parse_args(argv)
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr if args.json else sys.stdout, flush=True)
+
+    from questions import default_bank, matcher
+
+    bank = default_bank()
+    qs = {q.id: q for q in bank.questions}
+    items = load_set(args.data, bank)
+    t0 = time.perf_counter()
+    matcher.load()
+    for qid in {it.question for it in items}:
+        matcher.prepare(qs[qid])
+    log(f"grader loaded and {len({it.question for it in items})} rubrics prepared "
+        f"in {time.perf_counter() - t0:.1f} s")
+    text = [grade_one(qs[it.question], it) for it in items]
+    fig = summarise(text)
+    fig["p50_ms"] = round(statistics.median(g.ms for g in text), 2)
+    if args.verbose:
+        for g in text:
+            marks = "".join(
+                ("C" if s == "covered" else "p" if s == "partial" else ".")
+                + ("+" if k in g.item.covered else "-")
+                for k, s in enumerate(g.statuses)
+            )
+            log(f"{g.score:5.1f} {g.item.kind:5} {g.item.question:40} {marks}"
+                f" mc={sorted(g.fired)}/{sorted(g.item.misconceptions)}")
+    if not args.no_speech:
+        sample = items[::QUICK_SPEECH_EVERY] if args.quick else items
+        log(f"speech path: {len(sample)} answers (espeak-ng -> whisper tiny.en -> grade)")
+        t1 = time.perf_counter()
+        spoken = speech_grade(sample, qs, log)
+        fig.update(summarise(spoken, "speech_"))
+        fig["speech_s"] = round(time.perf_counter() - t1, 1)
+        fig["speech_text_kp_f1"] = summarise(
+            [g for g in text if g.item in set(sample)]
+        )["kp_f1"]
+    log("")
+    log(f"key points, as text ({fig['answers']} answers):")
+    log(f"  covered F1 {fig['kp_f1']:.3f} (precision {fig['kp_precision']:.3f}, "
+        f"recall {fig['kp_recall']:.3f}); partial counted as covered: {fig['kp_f1_lenient']:.3f}")
+    log(f"  mean score: complete {fig.get('full_mean')}, half {fig.get('half_mean')}, "
+        f"wrong {fig.get('wrong_mean')}; worst complete {fig.get('full_min')} "
+        f"({fig.get('full_min_question')})")
+    log(f"  misconceptions: {fig['mc_false_alarms']} false alarms, {fig['mc_missed']} missed")
+    log(f"  p50 {fig['p50_ms']} ms per answer")
+    if "speech_kp_f1" in fig:
+        log(f"through speech ({fig['speech_answers']} answers, {fig['speech_s']} s):")
+        log(f"  covered F1 {fig['speech_kp_f1']:.3f} (same answers as text: "
+            f"{fig['speech_text_kp_f1']:.3f}); mean score complete {fig.get('speech_full_mean')}, "
+            f"half {fig.get('speech_half_mean')}, wrong {fig.get('speech_wrong_mean')}")
+    if args.json:
+        print(json.dumps(fig))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
