@@ -20,6 +20,8 @@ def render_key_points(assessment: Assessment) -> Text:
             out.append("  (missed)", style="dim")
         elif k.evidence is not None:
             out.append(f'  — "{k.evidence.text}"', style="italic")
+        if k.status == "partial" and k.missing:
+            out.append(f"\n   not said: {k.missing}", style="yellow")
         out.append("\n")
     for m in assessment.misconceptions:
         out.append(" ! ", style="bold red")
