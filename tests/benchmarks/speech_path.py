@@ -150,10 +150,12 @@ def make_transcriber(
     """The app's offline tiny.en transcriber, loaded now (converted weights
     under ``cache_dir``, else the application's cache folder)."""
     from audio.transcriber import make_transcriber as _make
+    from interviewer import paths
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    t = _make(engine, "tiny.en", threads=threads, cache_dir=cache_dir)
+    folder = paths.cache_dir() if cache_dir is None else cache_dir
+    t = _make(engine, "tiny.en", threads=threads, cache_dir=folder)
     t.load()
     return t
 

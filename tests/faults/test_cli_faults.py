@@ -82,10 +82,6 @@ def _duplicate_bank(path):
 def test_bank_validate_reports_file_and_line(make, needle, has_line, sub_env, tmp_path):
     """Errors are ``file:line: message`` (a whole-file problem such as size or
     binary content names the file alone), then ``file: N error(s)``."""
-    import importlib.util
-
-    if importlib.util.find_spec("interviewer.commands.bank") is None:
-        pytest.skip("'interviewer bank' is not there yet")
     f = tmp_path / "bad.toml"
     make(f)
     r = run_cli("bank", "validate", str(f), env=sub_env, timeout=120)

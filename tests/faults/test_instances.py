@@ -44,11 +44,10 @@ def test_concurrent_headless_writers_lose_nothing(sub_env):
     assert sorted(claimed) == sorted(r.id for r in rows)
 
 
-def test_first_open_race_between_processes(sub_env):
+def test_first_open_race_between_processes(sub_env, drivers):
     """Two processes open a database that does not exist yet: the second must
     wait for the first one's schema, not create it again."""
     import sqlite3
-    import time
 
     from interviewer import paths
     from interviewer.session.store import MIGRATIONS, SCHEMA_VERSION, _statements
@@ -57,20 +56,18 @@ def test_first_open_race_between_processes(sub_env):
     paths.private_dir(db.parent)
     first = sqlite3.connect(db, isolation_level=None)
     first.execute("BEGIN IMMEDIATE")  # the first process is creating the schema
-    second = subprocess.Popen(
-        [sys.executable, str(DRIVERS / "writer.py"), "b", "3"],
-        cwd=REPO, env=sub_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    time.sleep(2.5)  # the second has read user_version 0 and waits for the lock
+    second = Driver("writer.py", ["b", "3", "--announce-version-read"], sub_env)
+    drivers.append(second)
+    second.wait_for("PHASE version-read", timeout=60)  # it read version 0, now it waits
     for number in range(1, SCHEMA_VERSION + 1):
         for statement in _statements(MIGRATIONS[number - 1]):
             first.execute(statement)
     first.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     first.execute("COMMIT")
     first.close()
-    out, err = second.communicate(timeout=60)
-    assert second.returncode == 0, err
-    assert out.startswith("DONE ")
+    code, out, err = second.finish(timeout=60)
+    assert code == 0, err
+    assert out.splitlines()[-1].startswith("DONE ")
 
 
 def test_second_interactive_instance_says_one_line(sub_env, drivers):

@@ -24,18 +24,9 @@ MOMENTS = [round(random.Random(SEED).uniform(2.0, 9.5), 2) for _ in range(1)] + 
 ]
 
 
-@pytest.fixture(scope="module")
-def recovery_transcriber(model_cache_dir):
-    from audio.transcriber import make_transcriber
-
-    t = make_transcriber("openai-whisper", threads=1, cache_dir=model_cache_dir)
-    t.load()
-    return t
-
-
 @pytest.mark.parametrize("kill_after", MOMENTS)
 def test_sigkill_while_recording_then_recover(kill_after, fault_card, sub_env, bank_file, drivers,
-                                              recovery_transcriber, tmp_path):
+                                              whisper_tiny, tmp_path):
     d = Driver(
         "session_driver.py",
         ["--bank", str(bank_file), "--question", QUESTION, "--no-speak", "--lazy-model",
@@ -59,7 +50,7 @@ def test_sigkill_while_recording_then_recover(kill_after, fault_card, sub_env, b
 
     with Store() as store:
         bank = questions.load_bank(bank_file)
-        engine = SessionEngine(bank, store, Ports(transcriber=recovery_transcriber))
+        engine = SessionEngine(bank, store, Ports(transcriber=whisper_tiny))
         listed = engine.recover_interrupted()
         assert len(listed) == 1 and listed[0].state == "recording"
         clip = read_audio(listed[0].audio_path)

@@ -28,15 +28,6 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def fresh_transcriber(model_cache_dir):
-    from audio.transcriber import make_transcriber
-
-    t = make_transcriber("openai-whisper", threads=1, cache_dir=model_cache_dir)
-    t.load()
-    return t
-
-
 def _run_until(phase, sig, card, env, bank_file, tmp_path, drivers) -> Driver:
     args = ["--bank", str(bank_file), "--question", QUESTION, "--max-answer", "20", "--silence", "1.0"]
     if phase != "speaking":
@@ -63,7 +54,7 @@ def _run_until(phase, sig, card, env, bank_file, tmp_path, drivers) -> Driver:
 
 
 @pytest.mark.parametrize(("phase", "sig"), CASES, ids=[f"{p}-{s.name}" for p, s in CASES])
-def test_signal_during_phase(phase, sig, fault_card, sub_env, bank_file, tmp_path, drivers, fresh_transcriber):
+def test_signal_during_phase(phase, sig, fault_card, sub_env, bank_file, tmp_path, drivers, whisper_tiny):
     d = _run_until(phase, sig, fault_card, sub_env, bank_file, tmp_path, drivers)
     code, out, err = d.finish(timeout=60)
     if sig == signal.SIGKILL:
@@ -100,7 +91,7 @@ def test_signal_during_phase(phase, sig, fault_card, sub_env, bank_file, tmp_pat
             assert "americans" in (a.transcript or "").lower(), a.transcript
             return  # see test_ungraded_transcript_is_offered_for_recovery
         bank = questions.load_bank(bank_file)
-        engine = SessionEngine(bank, store, Ports(transcriber=fresh_transcriber))
+        engine = SessionEngine(bank, store, Ports(transcriber=whisper_tiny))
         listed = engine.recover_interrupted()
         assert [x.id for x in listed] == [a.id]
         done = engine.recover(a.id)

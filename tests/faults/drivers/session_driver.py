@@ -68,7 +68,7 @@ def main() -> int:
 
     bank = questions.load_bank(args.bank)
     store = SlowSaveStore()
-    transcriber = make_transcriber("openai-whisper", threads=1)
+    transcriber = make_transcriber("openai-whisper", threads=1, cache_dir=paths.cache_dir())
     if not args.lazy_model:
         transcriber.load()
     ports = Ports(
