@@ -11,12 +11,12 @@ from typing import Any
 
 _EXPORTS = {
     "SessionEngine": "interviewer.session.engine",
-    "SessionSummary": "interviewer.session.engine",
-    "QuestionResult": "interviewer.session.engine",
-    "Ports": "interviewer.session.engine",
-    "SessionError": "interviewer.session.engine",
-    "IllegalTransition": "interviewer.session.engine",
-    "NothingDue": "interviewer.session.engine",
+    "SessionSummary": "interviewer.session.summary",
+    "QuestionResult": "interviewer.session.summary",
+    "Ports": "interviewer.session.ports",
+    "SessionError": "interviewer.session.errors",
+    "IllegalTransition": "interviewer.session.errors",
+    "NothingDue": "interviewer.session.errors",
     "Store": "interviewer.session.store",
     "StoreError": "interviewer.session.store",
     "ReviewScheduler": "interviewer.session.scheduler",

@@ -1,18 +1,23 @@
-"""What the session engine needs from the outside world, as small Protocols.
+"""What the session engine needs from the outside world, as small Protocols,
+and ``Ports``, the bundle of them one session is given.
 
-The composition root (``interviewer.cli``) picks real implementations from
-``audio`` and ``questions``, or fakes in unit tests.
+The composition root (``interviewer.compose``) picks real implementations from
+``audio`` and ``questions``, or fakes in unit tests. The recogniser's
+interface is declared once, by ``audio.transcriber``, and used as is here.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol, runtime_checkable
 
-from audio.clip import AudioClip
-from audio.results import Recording, Transcript
+import numpy as np
+
+from audio.results import Recording
+from audio.transcriber import Transcriber
 from questions.assessment import Assessment
 from questions.model import Question
 
@@ -38,6 +43,7 @@ class Recorder(Protocol):
         or ``timeout``; True when it ended."""
 
 
+@runtime_checkable
 class StreamingRecorder(Recorder, Protocol):
     """A recorder that also hands every block of 16 kHz mono float32 samples
     to ``feed`` while recording (on its own thread; a slow or failing feed
@@ -46,11 +52,24 @@ class StreamingRecorder(Recorder, Protocol):
     still speaking. Recorders without the attribute are used as plain
     ``Recorder`` s (the answer is transcribed after it ends)."""
 
-    feed: Callable[[Any], None] | None
-
-
-class Transcriber(Protocol):
-    def transcribe(self, clip: AudioClip, hint: str = "") -> Transcript: ...
+    feed: Callable[[np.ndarray], None] | None
 
 
 Grader = Callable[[Question, str], Assessment]
+"""``grader(question, answer_text) -> Assessment``; by default
+``questions.grade_question``."""
+
+
+@dataclass(frozen=True)
+class Ports:
+    """The outside world the engine drives; ``None`` means not available
+    (no speech, no microphone, no recogniser) and the engine degrades."""
+
+    speaker: Speaker | None = None
+    recorder: Recorder | None = None
+    transcriber: Transcriber | None = None
+    grader: Grader | None = None
+    """Defaults to ``questions.grade_question``."""
+
+
+__all__ = ["Grader", "Ports", "Recorder", "Speaker", "StreamingRecorder", "Transcriber"]

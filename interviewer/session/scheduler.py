@@ -12,8 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, cast
 
 from interviewer.session.store import Store, parse_iso, utc_now
+
+if TYPE_CHECKING:
+    from fsrs.card import CardDict
 
 AGAIN_BELOW = 0.4
 HARD_BELOW = 0.6
@@ -108,7 +112,7 @@ class ReviewScheduler:
         if row is None:
             card = Card(card_id=self._card_id(question_id), due=when)
         else:
-            card = Card.from_dict(row.card)
+            card = Card.from_dict(cast("CardDict", row.card))
         card, log = self._fsrs.review_card(card, Rating(value), review_datetime=when)
         saved = self.store.put_card(
             self.bank,

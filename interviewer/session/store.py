@@ -17,7 +17,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta, timezone
@@ -399,7 +399,8 @@ class Store:
                 " typed, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (session_id, bank, question_id, state, now, now, int(typed), json.dumps(extra or {})),
             )
-            attempt_id = int(cur.lastrowid)
+            assert cur.lastrowid is not None
+            attempt_id = cur.lastrowid
             if not typed:
                 conn.execute(
                     "UPDATE attempts SET audio_file = ? WHERE id = ?",
@@ -652,14 +653,14 @@ class Store:
         self,
         bank: str,
         question_id: str,
-        card: dict,
+        card: Mapping[str, Any],
         due: datetime,
         *,
         rating: int,
         failed: bool,
         attempt_id: int | None = None,
         reviewed_at: datetime | None = None,
-        log: dict | None = None,
+        log: Mapping[str, Any] | None = None,
     ) -> CardRow:
         """Save a card after a review and log the review."""
         when = iso(reviewed_at or self.now())

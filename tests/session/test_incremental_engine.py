@@ -145,7 +145,7 @@ def store(tmp_path):
     s.close()
 
 
-def make(store, recorder, transcriber, *, mode: str = "practice", incremental=None,
+def make(store, recorder, transcriber, *, mode: str = "practice", incremental=True,
          grader=None) -> SessionEngine:
     cfg = SessionConfig(mode=mode, bank="sample", order="sequential", count=2,
                         time_limit_s=45.0 if mode == "rapid" else None)
@@ -289,7 +289,7 @@ def test_no_microphone_cancels_the_live_transcription(store):
 
 def test_turned_off_or_without_a_streaming_recorder_the_file_is_transcribed(store, tmp_path):
     clip = spoken_answer()
-    for recorder, incremental in ((StreamingRecorder(clip), False), (FakeRecorder(clip=clip), None)):
+    for recorder, incremental in ((StreamingRecorder(clip), False), (FakeRecorder(clip=clip), True)):
         transcriber = FakeTranscriber("whole")
         engine = make(Store(tmp_path / f"{incremental}.sqlite3"), recorder, transcriber,
                       incremental=incremental)
