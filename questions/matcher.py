@@ -693,6 +693,22 @@ class _Spans:
                 best, at = float(cos[k]), k
         return best, at
 
+    def closest(self, ctx: _Context, texts: Sequence[str]) -> np.ndarray:
+        """Per span: the cosine to the closest of ``texts`` (0 where the span
+        and the text have opposite polarity)."""
+        rub = ctx.rub
+        out = np.zeros(len(self.spans), np.float32)
+        if self.vectors is None or rub.pooled is None:
+            return out
+        for t in texts:
+            u = rub.units[t]
+            if not u.content:
+                continue
+            cos = self.vectors @ rub.pooled[t]
+            share = float(np.mean(u.negated))
+            out = np.maximum(out, np.where(np.abs(self.negated - share) > NEGATION_GAP, 0.0, cos))
+        return out
+
     def cosine(self, ctx: _Context, k: int, text: str) -> float:
         rub = ctx.rub
         if self.vectors is None or rub.pooled is None or text not in rub.pooled:
@@ -768,25 +784,55 @@ def _missing_words(ctx: _Context, text: str) -> str:
     return "; ".join(" ".join(r) for r in runs[:3])
 
 
-def _judge_key_point(ctx: _Context, kp: KeyPoint, spans: _Spans | None) -> KeyPointResult:
-    """A key point's status: the best of a word-by-word match of its text,
-    phrasings and examples, and (for a curated rubric) the closeness in
-    meaning of an answer span to its text or examples. The evidence is the
-    clause (or clauses) of the answer that said it."""
+KP_WEIGHTS = (7.4, 4.0, 7.8)
+KP_BIAS = -7.9
+"""Logistic combination of a key point's three signals (word match, span
+meaning, specificity; see :func:`_judge_key_point`), fitted on the labelled
+development answers by cross-validation grouped by question."""
+KP_COVERED, KP_PARTIAL = 0.5, 0.2
+"""Probability of "the point was said" at which it counts as covered / partial."""
+
+
+def _judge_key_point(
+    ctx: _Context, kp: KeyPoint, spans: _Spans | None, others: Sequence[str] = ()
+) -> KeyPointResult:
+    """A key point's status.
+
+    Without spans (a bare reference) it is the word-by-word match of its text
+    and phrasings. With a curated rubric three signals are combined:
+
+    * *word*: the best word-by-word match of its text, phrasings or examples
+      in a window of the answer (:func:`_match_unit`);
+    * *meaning*: the closeness of the best answer span, as a whole, to its
+      text or an example sentence;
+    * *specificity*: how much closer some span is to this point than to any
+      other key point of the question: an answer that talks around the topic
+      is close to all of them at once.
+
+    The evidence is the clause (or clauses) of the answer that said it."""
     rub = ctx.rub
-    texts = [kp.text] + [p for p in (*kp.phrasings, *kp.examples) if _informative(rub.units[p])]
+    phrasings = [p for p in kp.phrasings if _informative(rub.units[p])]
+    examples = [p for p in kp.examples if _informative(rub.units[p])]
+    texts = [kp.text, *phrasings, *(examples if spans is not None else ())]
     best = max((_match_unit(ctx, t) for t in texts), key=lambda m: m.similarity)
     sim = best.similarity
     span = _word_span(ctx.a, best.evidence) if best.evidence else None
-    if spans is not None:
-        cos, k = spans.best(ctx, [kp.text, *kp.examples])
-        by_meaning = _ramp(cos, MEANING_LO, MEANING_HI)
-        if k >= 0 and by_meaning > sim:
-            sim, span = by_meaning, spans.spans[k]
-        elif span is not None and len(span):
+    if spans is not None and spans.vectors is not None and len(spans.spans):
+        mine = spans.closest(ctx, [kp.text, *kp.examples])
+        k = int(np.argmax(mine))
+        specific = float(np.max(mine - spans.closest(ctx, others))) if others else 0.0
+        z = KP_BIAS + float(np.dot(KP_WEIGHTS, (sim, float(mine[k]), specific)))
+        word_sim = sim
+        sim = 1.0 / (1.0 + math.exp(-z))
+        if span is None or not len(span) or word_sim < float(mine[k]):
+            span = spans.spans[k]
+        else:
             span = spans.around(span.start, span.end - 1)
+        covered_at, partial_at = KP_COVERED, KP_PARTIAL
+    else:
+        covered_at, partial_at = COVERED_AT, PARTIAL_AT
     simv = round(sim, 4)
-    status: Status = "covered" if simv >= COVERED_AT else "partial" if simv >= PARTIAL_AT else "missed"
+    status: Status = "covered" if simv >= covered_at else "partial" if simv >= partial_at else "missed"
     evidence = None
     if status != "missed" and span is not None and len(span):
         evidence = _evidence(ctx.a, span)
@@ -872,9 +918,11 @@ def _grade(
     results: list[KeyPointResult] = []
     kp_credits: list[tuple[float, float]] = []
     for kp in key_points:
-        r = _judge_key_point(ctx, kp, spans)
+        others = [t for o in key_points if o is not kp for t in (o.text, *o.examples)]
+        r = _judge_key_point(ctx, kp, spans, others)
         results.append(r)
-        kp_credits.append((float(kp.weight), _ramp(r.similarity, CREDIT_LOW, CREDIT_HIGH)))
+        lo, hi = (KP_PARTIAL, KP_COVERED + 0.2) if spans is not None else (CREDIT_LOW, CREDIT_HIGH)
+        kp_credits.append((float(kp.weight), _ramp(r.similarity, lo, hi)))
     total_w = sum(w for w, _ in kp_credits) or 1.0
     kp_credit = sum(w * c for w, c in kp_credits) / total_w if kp_credits else 0.0
     kp_sim = (
