@@ -9,18 +9,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
+from audio.errors import one_line
 from interviewer.config import Settings, save_settings
 from interviewer.session.model import SessionConfig
 from interviewer.tui.deps import AppDeps, LoadedPorts, PortsLoader, PortsState, StartRequest
 from interviewer.tui.messages import LoadProgressed, ModelsLoaded
+
+if TYPE_CHECKING:
+    from interviewer.session.engine import SessionEngine
+    from interviewer.session.ports import Ports
+    from interviewer.session.store import Store
+    from questions.model import Bank
 
 
 class InterviewerApp(App[int]):
@@ -35,7 +41,11 @@ class InterviewerApp(App[int]):
     ]
 
     def __init__(
-        self, deps: AppDeps, ports: Any, start: StartRequest | None = None, **kwargs: Any
+        self,
+        deps: AppDeps,
+        ports: Ports | LoadedPorts | PortsLoader | None,
+        start: StartRequest | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.deps = deps
@@ -47,8 +57,6 @@ class InterviewerApp(App[int]):
             self._loader = ports
         else:
             self.ports_state.set(ports if isinstance(ports, LoadedPorts) else LoadedPorts(ports))
-        self.posted: list[Any] = []
-        """Every engine message the screens handled, in order (for tests and logs)."""
 
     # -- start -----------------------------------------------------------
     def on_mount(self) -> None:
@@ -86,14 +94,14 @@ class InterviewerApp(App[int]):
         try:
             loaded = self._loader(progress)
         except Exception as exc:  # a broken part must never stop typed answers
-            loaded = LoadedPorts(None, (f"speech parts unavailable: {_one_line(exc)}",))
+            loaded = LoadedPorts(None, (f"speech parts unavailable: {one_line(exc)}",))
         self.ports_state.set(loaded)
         self.post_message(ModelsLoaded(loaded.notices))
         if self._loader.warm_up is not None:
             try:
                 notices = self._loader.warm_up(progress)
             except Exception as exc:
-                notices = (_one_line(exc),)
+                notices = (one_line(exc),)
             self.ports_state.step = "ready"
             self.post_message(ModelsLoaded(tuple(notices)))
 
@@ -112,24 +120,21 @@ class InterviewerApp(App[int]):
         from interviewer.tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(type(self.screen).__name__))
+            self.push_screen(HelpScreen(type(self.screen).__name__, self.BINDINGS))
 
     def save_user_settings(self, settings: Settings) -> None:
         self.settings = settings
         save_settings(settings)
         self.notify("Settings saved.", timeout=3)
 
-    def current_engine(self) -> Any:
+    def current_engine(self) -> SessionEngine | None:
         """The engine of the session on screen, if any (to keep an answer on Ctrl-C)."""
-        for screen in reversed(self.screen_stack):
-            engine = getattr(screen, "engine", None)
-            if engine is not None:
-                return engine
-        return None
+        from interviewer.tui.screens.interview import InterviewScreen
 
-    def record(self, message: Any) -> None:
-        """Remember an engine message a screen rendered (tests assert the order)."""
-        self.posted.append(message)
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, InterviewScreen) and screen.engine is not None:
+                return screen.engine
+        return None
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
@@ -138,20 +143,15 @@ class InterviewerApp(App[int]):
     def report_worker_error(self, worker: Worker) -> None:
         """Any worker that fails becomes one line for the user, never a traceback."""
         if worker.error is not None:
-            self.notify(_one_line(worker.error), title="Error", severity="error", timeout=10)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+            self.notify(one_line(worker.error), title="Error", severity="error", timeout=10)
 
 
 def make_app(
     settings: Settings,
-    engine_factory: Callable[[SessionConfig, Any], Any],
-    ports: Any,
-    store: Any,
-    bank: Any,
+    engine_factory: Callable[[SessionConfig, Ports | None], SessionEngine],
+    ports: Ports | LoadedPorts | PortsLoader | None,
+    store: Store,
+    bank: Bank,
     *,
     start: StartRequest | None = None,
     clock: Callable[[], float] = time.monotonic,
@@ -163,25 +163,3 @@ def make_app(
     deps = AppDeps(settings, engine_factory, store, bank, clock, today)
     return InterviewerApp(deps, ports, start)
 
-
-async def _capture(app: InterviewerApp, path: Path, keys: tuple[str, ...]) -> None:
-    async with app.run_test(size=(80, 24)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        await pilot.press(*keys)
-        for _ in range(3):
-            await app.workers.wait_for_complete()
-            await pilot.pause()
-        app.save_screenshot(filename=path.name, path=str(path.parent))
-
-
-def save_svg_screenshot(app: InterviewerApp, path: str | Path, keys: tuple[str, ...] = ()) -> Path:
-    """Run ``app`` headless at 80x24, press ``keys`` and write an SVG of the
-    screen (for the README: ``tests.tui.harness.save_readme_screenshot``
-    builds a demo app over sample data)."""
-    import asyncio
-
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    asyncio.run(_capture(app, target, keys))
-    return target

@@ -6,10 +6,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from interviewer.config import Settings
 from interviewer.session.model import SessionConfig
+
+if TYPE_CHECKING:
+    # types only: the engine and the store load on first use, after the first frame
+    from interviewer.session.engine import SessionEngine
+    from interviewer.session.ports import Ports
+    from interviewer.session.store import Store
+    from questions.model import Bank
 
 ProgressFn = Callable[[str, float], None]
 """``progress(step, fraction)`` reported while the speech parts load."""
@@ -19,7 +26,8 @@ ProgressFn = Callable[[str, float], None]
 class LoadedPorts:
     """The engine's ports, and a one-line notice per part that is unavailable."""
 
-    ports: Any
+    ports: Ports | None
+    """None: no speech parts at all (typed answers still work)."""
     notices: tuple[str, ...] = ()
 
 
@@ -73,10 +81,10 @@ class AppDeps:
     """Everything the screens need, handed in through the app's constructor."""
 
     settings: Settings
-    engine_factory: Callable[[SessionConfig, Any], Any]
-    """``engine_factory(config, ports) -> SessionEngine``."""
-    store: Any
-    bank: Any
+    engine_factory: Callable[[SessionConfig, Ports | None], SessionEngine]
+    """Builds the engine of one session over the loaded ports."""
+    store: Store
+    bank: Bank
     clock: Callable[[], float] = time.monotonic
     today: Callable[[], str] | None = None
     """Returns today's date as YYYY-MM-DD (fixed in snapshot tests)."""

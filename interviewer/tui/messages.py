@@ -9,9 +9,15 @@ levels never floods the queue.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual.message import Message
+
+if TYPE_CHECKING:
+    from interviewer.session.model import Attempt
+    from interviewer.session.summary import SessionSummary
+    from questions.assessment import Assessment
+    from questions.model import Question
 
 
 @dataclass
@@ -54,9 +60,16 @@ class QuestionAsked(Message):
 
     index: int
     total: int
-    question_id: str
-    prompt: str
+    question: Question
     time_limit_s: float | None = None
+
+    @property
+    def question_id(self) -> str:
+        return self.question.id
+
+    @property
+    def prompt(self) -> str:
+        return self.question.prompt
 
 
 @dataclass
@@ -129,8 +142,7 @@ class AnswerScored(Message):
 
     question_id: str
     answer: str
-    assessment: Any
-    """questions.assessment.Assessment"""
+    assessment: Assessment
     attempt_id: int | None = None
     typed: bool = False
     answer_time_s: float | None = None
@@ -172,9 +184,9 @@ class AnswerSkipped(Message):
 
 @dataclass
 class SessionFinished(Message):
-    """No questions left; ``summary`` is the engine's SessionSummary."""
+    """No questions left; the engine summarised the session."""
 
-    summary: Any = None
+    summary: SessionSummary | None = None
 
 
 @dataclass
@@ -193,7 +205,15 @@ class RegradeProgressed(Message):
 class AttemptsLoaded(Message):
     """Rows for the review table, read from the store off the UI thread."""
 
-    attempts: list = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
+
+
+@dataclass
+class Regraded(Message):
+    """A corrected transcript was graded again (the feedback screen)."""
+
+    answer: str
+    assessment: Assessment
 
 
 @dataclass

@@ -1,13 +1,22 @@
-"""Read-side helpers the screens run on worker threads (store in, plain values out)."""
+"""Read-side helpers the screens run on worker threads (store in, plain
+values out). Writing a grade is the session layer's job
+(``interviewer.session.answers``), never the screens'."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING
 
 from interviewer.session.model import Attempt
+
+if TYPE_CHECKING:
+    from interviewer.session.engine import SessionEngine
+    from interviewer.session.ports import Grader
+    from interviewer.session.store import Store
+    from interviewer.tui.deps import PortsState
+    from questions.model import Bank
 
 
 @dataclass(frozen=True)
@@ -34,7 +43,7 @@ def _today(today: Callable[[], str] | None) -> date:
     return datetime.now().astimezone().date()
 
 
-def today_info(store: Any, bank: Any, today: Callable[[], str] | None = None) -> TodayInfo:
+def today_info(store: Store, bank: Bank, today: Callable[[], str] | None = None) -> TodayInfo:
     day = _today(today)
     start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
     answered = store.attempts(
@@ -48,7 +57,7 @@ def today_info(store: Any, bank: Any, today: Callable[[], str] | None = None) ->
     )
 
 
-def transcribe_interrupted(engine: Any) -> int:
+def transcribe_interrupted(engine: SessionEngine) -> int:
     """Transcribe and grade the answers a crash left on disk; returns how many."""
     done = 0
     for attempt in engine.recover_interrupted():
@@ -69,7 +78,7 @@ class Filters:
     """Percent."""
 
 
-def filter_attempts(attempts: list[Attempt], bank: Any, f: Filters) -> list[Attempt]:
+def filter_attempts(attempts: list[Attempt], bank: Bank, f: Filters) -> list[Attempt]:
     out = []
     for a in attempts:
         if f.question and f.question.lower() not in a.question_id.lower():
@@ -88,7 +97,7 @@ def filter_attempts(attempts: list[Attempt], bank: Any, f: Filters) -> list[Atte
     return out
 
 
-def score_points(attempts: list[Attempt], bank: Any) -> list[ScorePoint]:
+def score_points(attempts: list[Attempt], bank: Bank) -> list[ScorePoint]:
     points = []
     for a in attempts:
         if a.state != "graded" or a.score is None:
@@ -112,28 +121,10 @@ def key_point_changes(attempts: list[Attempt]) -> list[tuple[str, list[str]]]:
     return [(t, [status[t].get(i, "-") for i in range(len(attempts))]) for t in order]
 
 
-def current_grader(ports_state: Any) -> Callable[[Any, str], Any]:
-    """The grader the engine uses (from the ports), else the bank-aware matcher."""
+def current_grader(ports_state: PortsState) -> Grader:
+    """The grader the sessions use (from the loaded ports), else the default."""
+    from interviewer.session.answers import grader_or_default
+
     loaded = ports_state.loaded if ports_state.ready.is_set() else None
-    grader = getattr(getattr(loaded, "ports", None), "grader", None)
-    if grader is not None:
-        return grader
-    from questions import grade_question
-
-    return grade_question
-
-
-def regrade_attempt(store: Any, bank: Any, attempt_id: int, grader: Callable[[Any, str], Any]) -> int:
-    """Grade a stored transcript again; the old grade stays in the history.
-    Returns 1 when the score changed."""
-    attempt = store.get_attempt(attempt_id)
-    if attempt.question_id not in bank or not attempt.transcript:
-        return 0
-    assessment = grader(bank.get(attempt.question_id), attempt.transcript)
-    store.record_grade(
-        attempt_id,
-        score=assessment.score,
-        assessment=assessment.to_dict(),
-        grader="regrade",
-    )
-    return int(attempt.score != assessment.score)
+    ports = loaded.ports if loaded is not None else None
+    return grader_or_default(ports.grader if ports is not None else None)

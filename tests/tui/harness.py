@@ -3,21 +3,29 @@ temporary folder, with the fake audio ports of ``tests.session.fakes``.
 
 Time is fixed: the engine's and the countdown's clock is a ``FakeClock`` and
 the store's wall clock is a fixed date, so snapshots never show "now".
+
+``rig.run_test()`` runs the app headless and records, through Textual's
+``message_hook``, every message of ``interviewer.tui.messages`` the screens
+received, in order; ``rig.seen`` holds them, ``rig.messages()`` their names.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from textual.message import Message
+
 from interviewer.config import Settings
-from interviewer.session.engine import Ports, SessionEngine
+from interviewer.session.engine import SessionEngine
 from interviewer.session.model import SessionConfig
+from interviewer.session.ports import Ports
 from interviewer.session.store import Store
-from interviewer.tui.app import InterviewerApp, make_app, save_svg_screenshot
+from interviewer.tui import messages as app_messages
+from interviewer.tui.app import InterviewerApp, make_app
 from interviewer.tui.deps import StartRequest
 from tests.session.fakes import (
     FakeClock,
@@ -42,6 +50,15 @@ class FixedNow:
         return self.t
 
 
+PLUMBING = (
+    app_messages.LevelChanged,
+    app_messages.LoadProgressed,
+    app_messages.ModelsLoaded,
+    app_messages.AttemptsLoaded,
+)
+"""Messages about the screen's own upkeep, not about the session: not recorded."""
+
+
 @dataclass
 class Rig:
     app: InterviewerApp
@@ -49,6 +66,9 @@ class Rig:
     ports: Ports
     clock: FakeClock
     bank: Any
+    seen: list[Message] = field(default_factory=list)
+    """The app's messages the screens received, in order (each once, though
+    a message bubbles through several message pumps)."""
 
     def rows(self, sql: str = "SELECT * FROM attempts ORDER BY id") -> list[dict]:
         import sqlite3
@@ -57,11 +77,26 @@ class Rig:
             conn.row_factory = sqlite3.Row
             return [dict(r) for r in conn.execute(sql).fetchall()]
 
-    def messages(self, *names: str) -> list[str]:
-        """Names of the engine messages the screens handled, in order
-        (only those in ``names`` when given)."""
-        seen = [type(m).__name__ for m in self.app.posted]
-        return [n for n in seen if not names or n in names]
+    def run_test(self, **kwargs: Any) -> Any:
+        """``app.run_test(**kwargs)``, recording the app's messages in ``seen``."""
+        ids: set[int] = set()
+
+        def hook(message: Message) -> None:
+            if type(message).__module__ != app_messages.__name__ or isinstance(message, PLUMBING):
+                return
+            if id(message) not in ids:  # the same object bubbling to the next pump
+                ids.add(id(message))
+                self.seen.append(message)
+
+        return self.app.run_test(message_hook=hook, **kwargs)
+
+    def of(self, kind: type[Message]) -> list[Any]:
+        """The recorded messages of one kind, in order."""
+        return [m for m in self.seen if isinstance(m, kind)]
+
+    def messages(self, *kinds: type[Message]) -> list[str]:
+        """Names of the recorded messages, in order (only ``kinds`` when given)."""
+        return [type(m).__name__ for m in self.seen if not kinds or isinstance(m, kinds)]
 
 
 def build(
@@ -178,4 +213,27 @@ def save_readme_screenshot(path: str | Path, screen: str = "home") -> Path:
     else:
         rig = build(tmp, bank=bank, grader=questions.grade_question)
         keys = ()
-    return save_svg_screenshot(rig.app, path, keys)
+    return save_svg_screenshot(rig, path, keys)
+
+
+async def _capture(rig: Rig, path: Path, keys: tuple[str, ...]) -> None:
+    app = rig.app
+    async with rig.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press(*keys)
+        for _ in range(3):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        app.save_screenshot(filename=path.name, path=str(path.parent))
+
+
+def save_svg_screenshot(rig: Rig, path: str | Path, keys: tuple[str, ...] = ()) -> Path:
+    """Run the rig's app headless at 80x24, press ``keys`` and write an SVG
+    of the screen."""
+    import asyncio
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    asyncio.run(_capture(rig, target, keys))
+    return target

@@ -9,8 +9,14 @@ import asyncio
 
 from interviewer.session.model import SessionConfig
 from interviewer.tui.deps import StartRequest
+from interviewer.tui.messages import (
+    AnswerRecorded,
+    AnswerStarted,
+    TranscriptReady,
+    TranscriptUpdated,
+)
 from interviewer.tui.screens.feedback import FeedbackScreen
-from interviewer.tui.screens.interview import InterviewScreen
+from interviewer.tui.screens.interview import InterviewScreen, UiState
 from interviewer.tui.widgets.transcript import TranscriptView
 from tests.session.test_incremental_engine import FIRST, TAIL, StreamingRecorder, spoken_answer
 from tests.tui.harness import build, wait_for, wait_idle
@@ -29,12 +35,12 @@ def test_partial_transcript_shows_up_before_the_answer_ends(tmp_path):
     seen: dict[str, object] = {}
 
     async def scenario():
-        async with rig.app.run_test(size=SIZE) as pilot:
+        async with rig.run_test(size=SIZE) as pilot:
             await wait_idle(pilot, rig.app)
             screen = rig.app.screen
-            assert isinstance(screen, InterviewScreen) and screen.state == "ready"
+            assert isinstance(screen, InterviewScreen) and screen.state is UiState.READY
             await pilot.press("space")
-            await wait_for(pilot, lambda: screen.state == "listening")
+            await wait_for(pilot, lambda: screen.state is UiState.LISTENING)
             await wait_for(pilot, lambda: FIRST in shown(screen))
             # still listening: the microphone was never stopped
             seen["state"], seen["stopped"] = screen.state, recorder.stopped
@@ -44,10 +50,10 @@ def test_partial_transcript_shows_up_before_the_answer_ends(tmp_path):
 
     asyncio.run(scenario())
     assert seen == {"state": "listening", "stopped": 0}
-    turn = rig.messages("AnswerStarted", "TranscriptUpdated", "AnswerRecorded", "TranscriptReady")
+    turn = rig.messages(AnswerStarted, TranscriptUpdated, AnswerRecorded, TranscriptReady)
     assert turn == ["AnswerStarted", "TranscriptUpdated", "AnswerRecorded", "TranscriptReady"]
-    updated = next(m for m in rig.app.posted if type(m).__name__ == "TranscriptUpdated")
-    ready = next(m for m in rig.app.posted if type(m).__name__ == "TranscriptReady")
+    updated = rig.of(TranscriptUpdated)[0]
+    ready = rig.of(TranscriptReady)[0]
     assert updated.text == FIRST and ready.text == f"{FIRST} {TAIL}"
     row = rig.rows()[0]
     assert row["state"] == "graded" and row["transcript"] == f"{FIRST} {TAIL}"
@@ -60,7 +66,7 @@ def test_rapid_round_shows_the_live_transcript_and_grades_in_the_background(tmp_
                                                           time_limit_s=45.0)))
 
     async def scenario():
-        async with rig.app.run_test(size=SIZE) as pilot:
+        async with rig.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: getattr(rig.app.screen, "state", "") == "listening")
             screen = rig.app.screen
             await wait_for(pilot, lambda: FIRST in shown(screen))
@@ -71,4 +77,4 @@ def test_rapid_round_shows_the_live_transcript_and_grades_in_the_background(tmp_
     asyncio.run(scenario())
     row = rig.rows()[0]
     assert row["state"] == "graded" and row["transcript"] == f"{FIRST} {TAIL}"
-    assert rig.messages("TranscriptUpdated") == ["TranscriptUpdated"]
+    assert rig.messages(TranscriptUpdated) == ["TranscriptUpdated"]

@@ -10,7 +10,8 @@ import threading
 
 from interviewer.session.model import SessionConfig
 from interviewer.tui.deps import StartRequest
-from interviewer.tui.screens.interview import InterviewScreen
+from interviewer.tui.messages import AnswerScored
+from interviewer.tui.screens.interview import InterviewScreen, UiState
 from interviewer.tui.screens.summary import SummaryScreen
 from tests.session.fakes import FakeGrader, FakeTranscriber
 from tests.tui.harness import build, wait_for, wait_idle
@@ -34,7 +35,7 @@ class HeldTranscriber(FakeTranscriber):
 
 
 def _names(rig) -> list[str]:
-    return [type(m).__name__ for m in rig.app.posted]
+    return rig.messages()
 
 
 def _names_of(rig, name: str) -> list[str]:
@@ -56,12 +57,12 @@ def test_rapid_round_asks_the_next_question_while_grading_the_last(tmp_path):
     def listening_on(n: int):
         def check() -> bool:
             screen = rig.app.screen
-            return (isinstance(screen, InterviewScreen) and screen.state == "listening"
+            return (isinstance(screen, InterviewScreen) and screen.state is UiState.LISTENING
                     and progress(screen).endswith(f"{n} of 3"))
         return check
 
     async def scenario():
-        async with rig.app.run_test(size=SIZE) as pilot:
+        async with rig.run_test(size=SIZE) as pilot:
             await wait_for(pilot, listening_on(1))
             rig.clock.advance(46.0)  # time is up for question 1
             await wait_for(pilot, listening_on(2))
@@ -76,7 +77,7 @@ def test_rapid_round_asks_the_next_question_while_grading_the_last(tmp_path):
             await wait_for(pilot, listening_on(3))
             assert "grading 2 in the background" in badge.render().plain
             rig.clock.advance(46.0)  # the last answer: the summary waits for the grades
-            await wait_for(pilot, lambda: screen.state == "waiting")
+            await wait_for(pilot, lambda: screen.state is UiState.WAITING)
             assert rig.app.screen is screen and screen.query_one("#iv-wait").display
             assert "0 of 3 done" in screen.query_one("#iv-wait-step").render().plain
             assert "grading the last answers" in screen.query_one("#iv-state").render().plain
@@ -107,7 +108,7 @@ def test_rapid_round_asks_the_next_question_while_grading_the_last(tmp_path):
     assert [c[2] for c in cells] == [str(round(s * 100)) for s in expected]
     assert [c[3] for c in cells] == ["45s"] * 3
     assert all(json.loads(r["extra"])["background"] for r in rows)
-    scored_ids = [m.question_id for m in rig.app.posted if type(m).__name__ == "AnswerScored"]
+    scored_ids = [m.question_id for m in rig.of(AnswerScored)]
     assert scored_ids == [r["question_id"] for r in rows]
     # spaced repetition counted the background-graded answers
     assert len(rig.store.reviews(rig.bank.name)) == sum(s is not None for s in expected)
@@ -123,10 +124,10 @@ def test_escape_while_waiting_shows_the_summary_and_keeps_ungraded_answers(tmp_p
     object.__setattr__(rig.ports, "transcriber", held)
 
     async def scenario():
-        async with rig.app.run_test(size=SIZE) as pilot:
+        async with rig.run_test(size=SIZE) as pilot:
             for n in (1, 2):
                 await wait_for(pilot, lambda n=n: len(_names_of(rig, "AnswerStarted")) == n
-                               and rig.app.screen.state == "listening")
+                               and rig.app.screen.state is UiState.LISTENING)
                 rig.clock.advance(31.0)
             await wait_for(pilot, lambda: getattr(rig.app.screen, "state", "") == "waiting")
             assert held.entered.acquire(timeout=5)  # the first answer is in the recogniser

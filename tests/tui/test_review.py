@@ -7,6 +7,7 @@ import asyncio
 import json
 
 from interviewer.tui.deps import StartRequest
+from interviewer.tui.messages import PlaybackEnded, RegradeProgressed
 from interviewer.tui.screens.compare import CompareScreen
 from interviewer.tui.screens.detail import AttemptDetailScreen
 from interviewer.tui.screens.review import ReviewScreen
@@ -26,7 +27,7 @@ def test_review_filters_opens_compares_and_regrades(tmp_path):
     )
 
     async def scenario():
-        async with rig.app.run_test(size=SIZE) as pilot:
+        async with rig.run_test(size=SIZE) as pilot:
             await wait_idle(pilot, rig.app)
             screen = rig.app.screen
             assert isinstance(screen, ReviewScreen)
@@ -68,7 +69,7 @@ def test_review_filters_opens_compares_and_regrades(tmp_path):
 
     run = asyncio.run
     run(scenario())
-    progress = [m for m in rig.app.posted if type(m).__name__ == "RegradeProgressed"]
+    progress = rig.of(RegradeProgressed)
     assert progress and progress[-1].done == progress[-1].total == 3
     rows = {r["id"]: r for r in rig.rows()}
     # the current (fake) grader credits the words present: q1 "apple" + "anchor" = 2/3
@@ -78,6 +79,10 @@ def test_review_filters_opens_compares_and_regrades(tmp_path):
     for r in rows.values():
         history = json.loads(r["grade_history"])
         assert history and history[0]["score"] == 0.1
+        assert history[0]["grader"].endswith("fixed_grader.<locals>.grade")
+        # re-graded through the session's pipeline: the grader that graded is named
+        assert json.loads(r["extra"])["grader"] == "tests.session.fakes.FakeGrader"
+        assert r["transcript_edited"] == 0
 
 
 def test_detail_edit_regrades_and_replay_ends_cleanly(tmp_path):
@@ -85,7 +90,7 @@ def test_detail_edit_regrades_and_replay_ends_cleanly(tmp_path):
     seed_attempts(rig, [("q2", "a bottle")], spoken=True)
 
     async def scenario():
-        async with rig.app.run_test(size=SIZE) as pilot:
+        async with rig.run_test(size=SIZE) as pilot:
             await wait_idle(pilot, rig.app)
             await pilot.press("enter")
             await wait_idle(pilot, rig.app)
@@ -104,5 +109,32 @@ def test_detail_edit_regrades_and_replay_ends_cleanly(tmp_path):
     asyncio.run(scenario())
     row = rig.rows()[0]
     assert row["transcript_edited"] == 1 and row["score"] == 1.0
-    ended = [m for m in rig.app.posted if type(m).__name__ == "PlaybackEnded"]
+    assert json.loads(row["extra"])["grader"] == "tests.session.fakes.FakeGrader"
+    assert [h["transcript"] for h in json.loads(row["grade_history"])] == ["a bottle"]
+    ended = rig.of(PlaybackEnded)
     assert ended[0].notice is None or "\n" not in ended[0].notice
+
+
+def test_correcting_a_typed_answer_is_not_an_edited_transcript(tmp_path):
+    rig = build(tmp_path, start=StartRequest("review"))
+    seed_attempts(rig, [("q2", "a bottle")])
+
+    async def scenario():
+        async with rig.run_test(size=SIZE) as pilot:
+            await wait_idle(pilot, rig.app)
+            await pilot.press("enter")
+            await wait_idle(pilot, rig.app)
+            detail = rig.app.screen
+            assert isinstance(detail, AttemptDetailScreen)
+            await pilot.press("e")
+            await pilot.pause()
+            rig.app.screen.query_one("TextArea").text = "a banana on a bridge with a bottle"
+            await pilot.press("ctrl+s")
+            await wait_idle(pilot, rig.app)
+            assert detail.attempt.score == 1.0 and not detail.attempt.transcript_edited
+
+    asyncio.run(scenario())
+    row = rig.rows()[0]
+    assert row["typed"] == 1 and row["transcript"] == "a banana on a bridge with a bottle"
+    assert row["transcript_edited"] == 0
+    assert json.loads(row["extra"])["grader"] == "tests.session.fakes.FakeGrader"

@@ -7,11 +7,12 @@ import json
 
 from interviewer.config import load_settings
 from interviewer.session.model import SessionConfig
+from interviewer.tui.app import InterviewerApp
 from interviewer.tui.deps import StartRequest
 from interviewer.tui.screens.feedback import FeedbackScreen
 from interviewer.tui.screens.help import HelpScreen, help_text
 from interviewer.tui.screens.home import HomeScreen
-from interviewer.tui.screens.interview import InterviewScreen
+from interviewer.tui.screens.interview import InterviewScreen, UiState
 from interviewer.tui.screens.settings import SettingsScreen
 from interviewer.tui.screens.summary import SummaryScreen
 from tests.tui.harness import build, wait_for, wait_idle
@@ -21,20 +22,21 @@ SIZE = (80, 24)
 
 def test_help_lists_every_key_of_every_screen(tmp_path):
     rig = build(tmp_path)
-    text = help_text("HomeScreen").plain
+    text = help_text("HomeScreen", InterviewerApp.BINDINGS).plain
     for section in ("Home", "Interview", "Feedback", "Round summary", "Review", "Attempt",
                     "Compare attempts", "Settings", "Everywhere"):
         assert f"{section}\n" in text
-    for key, what in (("space", "Answer/stop"), ("ctrl+s", "Submit typed"),
+    for key, what in (("space", "Answer/stop"), ("ctrl+s", "Submit typed"), ("ctrl+q", "Quit"),
                       ("e", "Edit transcript"), ("g", "Re-grade all"), ("p", "Play/stop audio")):
         assert any(key in line and what in line for line in text.splitlines()), (key, what)
 
     async def scenario():
-        async with rig.app.run_test(size=SIZE) as pilot:
+        async with rig.run_test(size=SIZE) as pilot:
             await wait_idle(pilot, rig.app)
             await pilot.press("question_mark")
             await pilot.pause()
             assert isinstance(rig.app.screen, HelpScreen)
+            assert rig.app.screen.global_bindings == tuple(InterviewerApp.BINDINGS)
             await pilot.press("escape")
             await pilot.pause()
             assert isinstance(rig.app.screen, HomeScreen)
@@ -49,7 +51,7 @@ def test_settings_are_saved(tmp_path):
     rig = build(tmp_path)
 
     async def scenario():
-        async with rig.app.run_test(size=SIZE) as pilot:
+        async with rig.run_test(size=SIZE) as pilot:
             await wait_idle(pilot, rig.app)
             await pilot.press("o")
             await pilot.pause()
@@ -76,7 +78,7 @@ def test_retry_answers_the_same_question_again(tmp_path):
     rig = build(tmp_path, no_audio=True, start=start)
 
     async def scenario():
-        async with rig.app.run_test(size=SIZE) as pilot:
+        async with rig.run_test(size=SIZE) as pilot:
             await wait_idle(pilot, rig.app)
             await pilot.press(*"first try", "ctrl+s")
             await wait_for(pilot, lambda: isinstance(rig.app.screen, FeedbackScreen))
@@ -108,7 +110,7 @@ def test_interrupted_answer_is_offered_and_transcribed(tmp_path):
     engine.stop_answer()  # state "recorded"; the process dies before transcribing
 
     async def scenario():
-        async with rig.app.run_test(size=SIZE) as pilot:
+        async with rig.run_test(size=SIZE) as pilot:
             await wait_idle(pilot, rig.app)
             side = str(rig.app.screen.query_one("#recovered").render())
             assert "1 interrupted answer" in side
@@ -127,7 +129,7 @@ def test_home_form_starts_a_rapid_round_with_its_values(tmp_path):
     rig = build(tmp_path)
 
     async def scenario():
-        async with rig.app.run_test(size=SIZE) as pilot:
+        async with rig.run_test(size=SIZE) as pilot:
             await wait_idle(pilot, rig.app)
             home = rig.app.screen
             home.query_one("#mode-rapid").value = True
@@ -143,7 +145,7 @@ def test_home_form_starts_a_rapid_round_with_its_values(tmp_path):
             assert screen.config.mode == "rapid"
             assert screen.config.time_limit_s == 20.0
             assert screen.config.topics == ("beta",) and screen.config.count == 2
-            await wait_for(pilot, lambda: screen.state == "listening")
+            await wait_for(pilot, lambda: screen.state is UiState.LISTENING)
             await pilot.press("escape", "y")
             await wait_idle(pilot, rig.app)
 
@@ -157,7 +159,7 @@ def test_due_mode_with_nothing_due_says_so_and_stays_home(tmp_path):
     rig = build(tmp_path)
 
     async def scenario():
-        async with rig.app.run_test(size=SIZE) as pilot:
+        async with rig.run_test(size=SIZE) as pilot:
             await wait_idle(pilot, rig.app)
             await pilot.press("d")
             await wait_idle(pilot, rig.app)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
@@ -19,6 +19,9 @@ from interviewer.tui.screens.feedback import delivery_text, score_line
 from interviewer.tui.widgets.key_points import KeyPointList
 from interviewer.tui.widgets.transcript import TranscriptView
 
+if TYPE_CHECKING:
+    from interviewer.session.model import Attempt
+
 
 class AttemptDetailScreen(ReportsWorkerErrors, Screen[None]):
     """A saved attempt; p replays its audio, e corrects the transcript."""
@@ -30,7 +33,7 @@ class AttemptDetailScreen(ReportsWorkerErrors, Screen[None]):
         Binding("escape", "back", "Back"),
     ]
 
-    def __init__(self, attempt: Any) -> None:
+    def __init__(self, attempt: Attempt) -> None:
         super().__init__()
         self.attempt = attempt
         self._stop_audio = threading.Event()
@@ -109,7 +112,6 @@ class AttemptDetailScreen(ReportsWorkerErrors, Screen[None]):
             self.playing = False
 
     def on_playback_ended(self, message: PlaybackEnded) -> None:
-        self.app.record(message)
         self.playing = False
         if message.notice:
             self.notify(message.notice, severity="warning", timeout=6)
@@ -127,25 +129,15 @@ class AttemptDetailScreen(ReportsWorkerErrors, Screen[None]):
 
     @work(thread=True, exclusive=True, group="dt-regrade", exit_on_error=False)
     def regrade(self, text: str) -> None:
+        from interviewer.session.answers import regrade_attempt
         from interviewer.tui import queries
 
         app = self.app
-        bank, store = app.deps.bank, app.deps.store
-        if self.attempt.question_id not in bank:
-            raise LookupError(f"question {self.attempt.question_id!r} is not in this bank")
         grader = queries.current_grader(app.ports_state)
-        assessment = grader(bank.get(self.attempt.question_id), text)
-        updated = store.record_grade(
-            self.attempt.id,
-            score=assessment.score,
-            assessment=assessment.to_dict(),
-            transcript=text,
-            transcript_edited=True,
-            grader="hand-corrected",
-        )
+        updated, _ = regrade_attempt(app.deps.store, app.deps.bank, grader, self.attempt.id, text=text)
         app.call_from_thread(self._updated, updated)
 
-    def _updated(self, attempt: Any) -> None:
+    def _updated(self, attempt: Attempt) -> None:
         self.attempt = attempt
         self._refresh_view()
         self.notify("Re-graded with your correction.", timeout=3)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
@@ -14,19 +13,21 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Label, Static
 
-from interviewer.tui.messages import AnswerScored
+from interviewer.tui.messages import AnswerScored, Regraded
 from interviewer.tui.screens.base import ReportsWorkerErrors
 from interviewer.tui.widgets.key_points import KeyPointList
 from interviewer.tui.widgets.transcript import TranscriptView
 
+if TYPE_CHECKING:
+    from questions.assessment import Assessment
+    from questions.model import Question
 
-def filler_note() -> str | None:
-    """The delivery module's caveat about filler counts, when it has one."""
-    try:
-        from audio import delivery
-    except ImportError:
-        return None
-    return getattr(delivery, "FILLER_RECALL_NOTE", None)
+
+def filler_note() -> str:
+    """The delivery module's caveat about filler counts."""
+    from audio.delivery import FILLER_RECALL_NOTE
+
+    return FILLER_RECALL_NOTE
 
 
 def delivery_text(delivery: dict | None, typed: bool) -> Text:
@@ -61,7 +62,7 @@ def delivery_text(delivery: dict | None, typed: bool) -> Text:
     return out
 
 
-def score_line(assessment: Any) -> Text:
+def score_line(assessment: Assessment) -> Text:
     percent = assessment.percent
     if percent is None:
         return Text("No speech was recognised: nothing to grade (e edits the transcript).",
@@ -79,12 +80,6 @@ def score_line(assessment: Any) -> Text:
     return out
 
 
-@dataclass(frozen=True)
-class Regraded:
-    answer: str
-    assessment: Any
-
-
 class FeedbackScreen(ReportsWorkerErrors, Screen[str]):
     """Dismissed with "next", "retry" or "end"."""
 
@@ -97,9 +92,9 @@ class FeedbackScreen(ReportsWorkerErrors, Screen[str]):
 
     def __init__(
         self,
-        question: Any,
+        question: Question,
         scored: AnswerScored,
-        regrade: Callable[[str], Any] | None = None,
+        regrade: Callable[[str], Assessment] | None = None,
     ) -> None:
         super().__init__()
         self.question = question
@@ -156,10 +151,8 @@ class FeedbackScreen(ReportsWorkerErrors, Screen[str]):
     @work(thread=True, exclusive=True, group="fb-regrade", exit_on_error=False)
     def regrade(self, text: str) -> None:
         assert self._regrade is not None
-        assessment = self._regrade(text)
-        self.app.call_from_thread(self._show_regraded, Regraded(text, assessment))
+        self.post_message(Regraded(text, self._regrade(text)))
 
-    def _show_regraded(self, result: Regraded) -> None:
-        self.answer, self.assessment = result.answer, result.assessment
-        self.app.record(result)
+    def on_regraded(self, message: Regraded) -> None:
+        self.answer, self.assessment = message.answer, message.assessment
         self._refresh_view()

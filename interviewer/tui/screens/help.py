@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -38,10 +40,9 @@ def _key_name(binding: Binding) -> str:
     return " / ".join(k.strip().replace("question_mark", "?") for k in binding.key.split(","))
 
 
-def help_text(current: str = "") -> Text:
-    """A table of keys, the current screen first."""
-    from interviewer.tui.app import InterviewerApp
-
+def help_text(current: str = "", global_bindings: Sequence[Binding | tuple] = ()) -> Text:
+    """A table of keys, the current screen first; ``global_bindings`` are
+    the app's own (listed under "Everywhere")."""
     out = Text()
     screens = sorted(_screens(), key=lambda s: s[1].__name__ != current)
     for title, cls in screens:
@@ -52,7 +53,9 @@ def help_text(current: str = "") -> Text:
                 out.append(f"{b.description}\n")
         out.append("\n")
     out.append("Everywhere\n", style="bold underline")
-    for b in InterviewerApp.BINDINGS:
+    for b in global_bindings:
+        if not isinstance(b, Binding):
+            continue
         out.append(f"  {_key_name(b):<14}", style="bold cyan")
         out.append(f"{b.description}\n")
     out.append(f"  {'escape':<14}", style="bold cyan")
@@ -67,14 +70,17 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark,f1", "dismiss_help", "Close", key_display="esc"),
     ]
 
-    def __init__(self, current: str = "") -> None:
+    def __init__(self, current: str = "", global_bindings: Sequence[Binding | tuple] = ()) -> None:
         super().__init__()
         self.current = current
+        """The class name of the screen the help was opened on (listed first)."""
+        self.global_bindings = tuple(global_bindings)
+        """The app's own keys, which work on every screen."""
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
             yield Static(Text("Keys", style="bold"), id="help-title")
-            yield Static(help_text(self.current), id="help-text")
+            yield Static(help_text(self.current, self.global_bindings), id="help-text")
 
     def action_dismiss_help(self) -> None:
         self.dismiss(None)

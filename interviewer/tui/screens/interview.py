@@ -19,7 +19,8 @@ the answer only covers its last few seconds.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from enum import Enum
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -30,6 +31,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label, ProgressBar, Static, TextArea
 from textual.worker import Worker
 
+from audio.errors import one_line
 from interviewer.session.model import SessionConfig
 from interviewer.tui.messages import (
     AnswerDeferred,
@@ -55,18 +57,45 @@ from interviewer.tui.widgets.countdown import Countdown
 from interviewer.tui.widgets.level_meter import LevelMeter
 from interviewer.tui.widgets.transcript import TranscriptView
 
-STATES = {
-    "loading": "loading speech parts…",
-    "starting": "starting…",
-    "speaking": "🔊 speaking the question",
-    "ready": "ready: press space to answer (t to type)",
-    "listening": "● listening: press space when done",
-    "typing": "✎ typing: ctrl+s to submit",
-    "transcribing": "transcribing…",
-    "grading": "grading…",
-    "waiting": "grading the last answers…",
-    "finished": "session finished",
-    "failed": "that step failed: s skips the question, t types the answer, esc ends",
+if TYPE_CHECKING:
+    from interviewer.session.engine import SessionEngine
+    from interviewer.session.rapid import GradedAnswer
+    from questions.assessment import Assessment
+    from questions.model import Question
+
+
+class UiState(str, Enum):
+    """What the screen is doing now (``label`` is the line under the question)."""
+
+    LOADING = "loading"
+    STARTING = "starting"
+    SPEAKING = "speaking"
+    READY = "ready"
+    LISTENING = "listening"
+    TYPING = "typing"
+    TRANSCRIBING = "transcribing"
+    GRADING = "grading"
+    WAITING = "waiting"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+
+_LABELS = {
+    UiState.LOADING: "loading speech parts…",
+    UiState.STARTING: "starting…",
+    UiState.SPEAKING: "🔊 speaking the question",
+    UiState.READY: "ready: press space to answer (t to type)",
+    UiState.LISTENING: "● listening: press space when done",
+    UiState.TYPING: "✎ typing: ctrl+s to submit",
+    UiState.TRANSCRIBING: "transcribing…",
+    UiState.GRADING: "grading…",
+    UiState.WAITING: "grading the last answers…",
+    UiState.FINISHED: "session finished",
+    UiState.FAILED: "that step failed: s skips the question, t types the answer, esc ends",
 }
 
 
@@ -82,20 +111,23 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
         Binding("escape", "leave", "End session"),
     ]
 
-    state: reactive[str] = reactive("starting")
-    """What the session is doing now (a key of ``STATES``)."""
+    state: reactive[UiState] = reactive(UiState.STARTING)
+    """What the session is doing now."""
 
     def __init__(self, config: SessionConfig, typed: bool = False, single: bool = False) -> None:
         super().__init__()
         self.config = config
         self.single = single
-        self.forced_typed = typed
         """A one-question retry inside another session: no summary at the end."""
+        self.forced_typed = typed
+        """Typed answers were asked for on the command line (no speech at all)."""
         self.typed = typed
         """Answers are typed (forced, or no microphone was found)."""
-        self.engine: Any = None
+        self.engine: SessionEngine | None = None
+        """Built on the first worker once the speech parts are loaded."""
         self.total = 0
-        self.question: Any = None
+        self.question: Question | None = None
+        """The question on screen (set on the UI thread from ``QuestionAsked``)."""
         self.results: list[AnswerScored] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -143,21 +175,21 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
         """A failed step leaves the turn recoverable (skip or type)."""
         if worker.group.startswith("iv-"):
             self.query_one(Countdown).stop()
-            self.state = "failed"
+            self.state = UiState.FAILED
 
     def on_unmount(self) -> None:
         """Leaving (or quitting the app) mid-answer keeps the audio recorded."""
         self._quitting = True
         self._cancel_speech.set()
         self._stop.set()
-        if self.state == "waiting":
+        if self.state is UiState.WAITING:
             self._stop_waiting()  # quitting: ungraded answers stay recoverable
 
-    def watch_state(self, state: str) -> None:
+    def watch_state(self, state: UiState) -> None:
         if not self.is_mounted:
             return  # on_mount shows the first state
-        self.query_one("#iv-state", Label).update(STATES.get(state, state))
-        self.query_one("#iv-level", LevelMeter).display = state == "listening"
+        self.query_one("#iv-state", Label).update(state.label)
+        self.query_one("#iv-level", LevelMeter).display = state is UiState.LISTENING
 
     def _show_load(self) -> None:
         ps = self.app.ports_state
@@ -177,7 +209,7 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
     def begin(self) -> None:
         ps = self.app.ports_state
         if not ps.ready.is_set():
-            self.app.call_from_thread(setattr, self, "state", "loading")
+            self.app.call_from_thread(setattr, self, "state", UiState.LOADING)
             while not ps.ready.wait(0.2):
                 if self._quitting:
                     return  # left before the speech parts were ready: no session
@@ -185,14 +217,15 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
             loaded = ps.loaded
             ports = loaded.ports if loaded is not None else None
             try:
-                self.engine = self.app.deps.engine_factory(self.config, ports)
+                engine = self.app.deps.engine_factory(self.config, ports)
                 if self.rapid:
-                    self.engine.on_graded = self._graded_behind_the_scenes
-                info = self.engine.start()
+                    engine.on_graded = self._graded_behind_the_scenes
+                self.engine = engine
+                info = engine.start()
             except Exception as exc:  # nothing due, no matching question, store error
-                self.post_message(SessionFailed(_one_line(exc)))
+                self.post_message(SessionFailed(one_line(exc)))
                 return
-            self.post_message(SessionStarted(info.id, len(self.engine.questions)))
+            self.post_message(SessionStarted(info.id, len(engine.questions)))
             self._advance()
 
     @work(thread=True, exclusive=True, group="iv-engine", exit_on_error=False)
@@ -200,36 +233,38 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
         with self._lock:
             self._advance()
 
+    def _engine(self) -> SessionEngine:
+        """The session's engine (on a worker, after ``begin`` built it)."""
+        assert self.engine is not None, "no engine before begin()"
+        return self.engine
+
     def _advance(self) -> None:
-        engine = self.engine
+        engine = self._engine()
         question = engine.next_question()
         if question is None:
             self._announce_wait()
             self.post_message(SessionFinished(engine.finish()))
             return
         limit = self.config.time_limit_s
-        self.post_message(
-            QuestionAsked(engine.index, len(engine.questions), question.id, question.prompt, limit)
-        )
+        self.post_message(QuestionAsked(engine.index, len(engine.questions), question, limit))
         self._speak(question)
 
-    def _speak(self, question: Any) -> None:
+    def _speak(self, question: Question) -> None:
         self._cancel_speech.clear()
-        notice = self.engine.ask(self._cancel_speech)  # None when spoken or speech is off
+        notice = self._engine().ask(self._cancel_speech)  # None when spoken or speech is off
         self.post_message(QuestionSpoken(question.id, notice))
 
     @work(thread=True, exclusive=True, group="iv-engine", exit_on_error=False)
-    def repeat(self) -> None:
+    def repeat(self, question: Question) -> None:
         with self._lock:
-            self._speak(self.question)
+            self._speak(question)
 
     @work(thread=True, exclusive=True, group="iv-answer", exit_on_error=False)
     def listen(self) -> None:
         from audio.errors import NoMicrophone
 
         with self._lock:
-            engine = self.engine
-            question = engine.current
+            engine = self._engine()
             self._stop.clear()
             try:
                 attempt = engine.start_answer(
@@ -238,6 +273,8 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
             except NoMicrophone as exc:
                 self.post_message(MicrophoneMissing(str(exc)))
                 return
+            question = engine.current
+            assert question is not None  # start_answer raises without one
             self.post_message(AnswerStarted(attempt.id))
             shown = ""
             while not self._stop.is_set():
@@ -270,11 +307,10 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
             assessment = engine.grade()
             self.post_message(self._scored(question, transcript.text, assessment, typed=False))
 
-    def _post_partial(self, question: Any, shown: str) -> str:
+    def _post_partial(self, question: Question, shown: str) -> str:
         """On the listening worker: post what the recogniser has heard so far
         when it grew (the engine transcribes while the person speaks)."""
-        partial = getattr(self.engine, "partial_transcript", None)
-        text = partial() if partial is not None else ""
+        text = self._engine().partial_transcript()
         if text and text != shown:
             self.post_message(TranscriptUpdated(question.id, text))
             return text
@@ -283,17 +319,20 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
     @work(thread=True, exclusive=True, group="iv-answer", exit_on_error=False)
     def submit(self, text: str) -> None:
         with self._lock:
-            question = self.engine.current
-            assessment = self.engine.submit_typed(text)
+            engine = self._engine()
+            question = engine.current
+            assessment = engine.submit_typed(text)
+            assert question is not None  # submit_typed raises without one
             self.post_message(self._scored(question, text, assessment, typed=True))
 
     def _announce_wait(self) -> None:
         """On a worker: the summary is about to wait for background grades."""
-        pending = self.engine.pending() if hasattr(self.engine, "pending") else 0
+        engine = self._engine()
+        pending = engine.pending()
         if pending:
-            self.post_message(RoundGrading(pending, len(self.engine.questions)))
+            self.post_message(RoundGrading(pending, len(engine.questions)))
 
-    def _graded_behind_the_scenes(self, graded: Any) -> None:
+    def _graded_behind_the_scenes(self, graded: GradedAnswer) -> None:
         """The engine's background worker finished an answer (its thread)."""
         result = graded.result
         if graded.error is not None or graded.assessment is None:
@@ -309,20 +348,22 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
             graded.assessment,
             attempt_id=result.attempt_id,
             answer_time_s=result.answer_time_s,
-            delivery=getattr(attempt, "delivery", None),
+            delivery=attempt.delivery if attempt is not None else None,
             background=True,
         ))
 
-    def _scored(self, question: Any, text: str, assessment: Any, typed: bool) -> AnswerScored:
-        attempt = getattr(self.engine, "attempt", None)
+    def _scored(
+        self, question: Question, text: str, assessment: Assessment, typed: bool
+    ) -> AnswerScored:
+        attempt = self._engine().attempt
         return AnswerScored(
             question.id,
             text,
             assessment,
-            attempt_id=getattr(attempt, "id", None),
+            attempt_id=attempt.id if attempt is not None else None,
             typed=typed,
-            answer_time_s=getattr(attempt, "answer_time_s", None),
-            delivery=getattr(attempt, "delivery", None),
+            answer_time_s=attempt.answer_time_s if attempt is not None else None,
+            delivery=attempt.delivery if attempt is not None else None,
         )
 
     @work(thread=True, exclusive=True, group="iv-engine", exit_on_error=False)
@@ -332,8 +373,9 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
             self._advance()
 
     def _skip_locked(self) -> None:
-        question = self.engine.current
-        self.engine.skip()
+        engine = self._engine()
+        question = engine.current
+        engine.skip()
         self._skip_requested = False
         if question is not None:
             self.post_message(AnswerSkipped(question.id))
@@ -347,22 +389,16 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
         self.app.call_from_thread(self.dismiss, None)
 
     # -- rendering the messages ---------------------------------------------------
-    def _record(self, message: Any) -> None:
-        self.app.record(message)
-
     def on_session_failed(self, message: SessionFailed) -> None:
-        self._record(message)
         self.notify(message.notice, severity="warning", timeout=8)
         self.dismiss(None)
 
     def on_session_started(self, message: SessionStarted) -> None:
-        self._record(message)
         self.total = message.count
         self._show_load()
 
     def on_question_asked(self, message: QuestionAsked) -> None:
-        self._record(message)
-        self.question = self.engine.current
+        self.question = message.question
         mode = {"rapid": "Rapid-fire", "review": "Review"}.get(self.config.mode, "Practice")
         self.query_one("#iv-progress", Label).update(
             f"{mode} · question {message.index + 1} of {message.total}"
@@ -373,25 +409,22 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
         typed.text = ""
         typed.display = False
         self.query_one(Countdown).stop()
-        self.state = "speaking"
+        self.state = UiState.SPEAKING
 
     def on_question_spoken(self, message: QuestionSpoken) -> None:
-        self._record(message)
         if message.notice and not self.forced_typed:
             self.notify(message.notice, severity="warning", timeout=5)
-        self.state = "ready"
+        self.state = UiState.READY
         if self.typed:
             self._open_typed()
         elif self.rapid:
             self.action_toggle_answer()
 
     def on_answer_started(self, message: AnswerStarted) -> None:
-        self._record(message)
-        self.state = "listening"
+        self.state = UiState.LISTENING
         self.query_one(Countdown).start(self.config.time_limit_s)
 
     def on_microphone_missing(self, message: MicrophoneMissing) -> None:
-        self._record(message)
         self.notify(message.notice, severity="warning", timeout=6)
         self.typed = True
         self._open_typed()
@@ -400,18 +433,15 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
         self.query_one(LevelMeter).level = message.level
 
     def on_answer_recorded(self, message: AnswerRecorded) -> None:
-        self._record(message)
         self.query_one(Countdown).stop()
         if message.error:
             self.notify(message.error, severity="warning", timeout=6)
-        self.state = "transcribing"
+        self.state = UiState.TRANSCRIBING
 
     def on_transcript_updated(self, message: TranscriptUpdated) -> None:
-        self._record(message)
-        current = self.engine.current if self.engine is not None else None
-        if current is None or current.id != message.question_id:
+        if self.question is None or self.question.id != message.question_id:
             return  # a late update of an answer already handed on
-        if self.state not in ("listening", "transcribing"):
+        if self.state not in (UiState.LISTENING, UiState.TRANSCRIBING):
             return
         from rich.text import Text
 
@@ -420,30 +450,25 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
         )
 
     def on_transcript_ready(self, message: TranscriptReady) -> None:
-        self._record(message)
         self.query_one("#iv-transcript", TranscriptView).show(message.text)
-        self.state = "grading"
+        self.state = UiState.GRADING
 
     def on_answer_skipped(self, message: AnswerSkipped) -> None:
-        self._record(message)
         self.query_one(Countdown).stop()
 
     def on_answer_deferred(self, message: AnswerDeferred) -> None:
-        self._record(message)
         self._deferred += 1
         self._show_background()
 
     def on_grading_failed(self, message: GradingFailed) -> None:
-        self._record(message)
         self._graded_behind += 1
         self._show_background()
         self.notify(f"{message.notice} (the answer is kept for recovery)",
                     severity="warning", timeout=6)
 
     def on_round_grading(self, message: RoundGrading) -> None:
-        self._record(message)
         self.query_one(Countdown).stop()
-        self.state = "waiting"
+        self.state = UiState.WAITING
         self.query_one("#iv-wait").display = True
         self._show_background()
 
@@ -463,7 +488,6 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
         )
 
     def on_answer_scored(self, message: AnswerScored) -> None:
-        self._record(message)
         if message.background:
             self.results.append(message)
             self._graded_behind += 1
@@ -483,9 +507,9 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
             self._after_feedback,
         )
 
-    def _regrade(self, text: str) -> Any:
+    def _regrade(self, text: str) -> Assessment:
         with self._lock:
-            return self.engine.grade(text)
+            return self._engine().grade(text)
 
     def _after_feedback(self, choice: str | None) -> None:
         if choice == "retry":
@@ -507,8 +531,7 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
             self.advance()
 
     def on_session_finished(self, message: SessionFinished) -> None:
-        self._record(message)
-        self.state = "finished"
+        self.state = UiState.FINISHED
         if self.single:
             self.dismiss(None)
             return
@@ -521,40 +544,40 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
         typed = self.query_one("#iv-typed", TextArea)
         typed.display = True
         typed.focus()
-        self.state = "typing"
+        self.state = UiState.TYPING
         self.query_one(Countdown).start(self.config.time_limit_s)
 
     def action_toggle_answer(self) -> None:
-        if self.state == "ready":
-            self.state = "starting"
+        if self.state is UiState.READY:
+            self.state = UiState.STARTING
             self.listen()
-        elif self.state == "listening":
+        elif self.state is UiState.LISTENING:
             self._stop.set()
 
     def action_type_answer(self) -> None:
-        if self.state in ("ready", "speaking", "failed"):
+        if self.state in (UiState.READY, UiState.SPEAKING, UiState.FAILED):
             self._cancel_speech.set()
             self._open_typed()
 
     def action_submit_typed(self) -> None:
-        if self.state != "typing":
+        if self.state is not UiState.TYPING:
             return
         text = self.query_one("#iv-typed", TextArea).text
         if not text.strip():
             self.notify("Type an answer first (or s to skip).", timeout=3)
             return
         self.query_one("#iv-typed", TextArea).display = False
-        self.state = "grading"
+        self.state = UiState.GRADING
         self.submit(text)
 
     def action_skip(self) -> None:
-        if self.state == "listening":
+        if self.state is UiState.LISTENING:
             self._skip_requested = True
             self._stop.set()
             self.advance_after_skip()
-        elif self.state in ("ready", "speaking", "typing", "failed"):
+        elif self.state in (UiState.READY, UiState.SPEAKING, UiState.TYPING, UiState.FAILED):
             self._cancel_speech.set()
-            self.state = "starting"
+            self.state = UiState.STARTING
             self.skip()
 
     @work(thread=True, exclusive=True, group="iv-engine", exit_on_error=False)
@@ -563,36 +586,35 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
             self._advance()
 
     def action_repeat(self) -> None:
-        if self.state in ("ready", "typing") and self.question is not None:
-            self.state = "speaking"
-            self.repeat()
+        if self.state in (UiState.READY, UiState.TYPING) and self.question is not None:
+            self.state = UiState.SPEAKING
+            self.repeat(self.question)
 
     @on(Countdown.Expired)
     def _time_up(self) -> None:
-        if self.state == "listening":
+        if self.state is UiState.LISTENING:
             self._stop.set()
-        elif self.state == "typing":
+        elif self.state is UiState.TYPING:
             text = self.query_one("#iv-typed", TextArea).text
             if text.strip():
                 self.query_one("#iv-typed", TextArea).display = False
-                self.state = "grading"
+                self.state = UiState.GRADING
                 self.submit(text)
             else:
-                self.state = "starting"
+                self.state = UiState.STARTING
                 self.skip()
 
     def _stop_waiting(self) -> None:
         """Stop waiting for background grades: the summary comes as soon as
         the answer being transcribed is done; the rest stay "recorded" and
         are offered for recovery."""
-        cancel = getattr(self.engine, "cancel_background", None)
-        if cancel is not None:
-            cancel()
+        if self.engine is not None:
+            self.engine.cancel_background()
 
     def action_leave(self) -> None:
         from interviewer.tui.screens.dialogs import ConfirmDialog
 
-        if self.state == "waiting":
+        if self.state is UiState.WAITING:
             self.notify("The summary follows the answer being graded now; the others "
                         "are kept for recovery.", timeout=5)
             self._stop_waiting()
@@ -607,7 +629,3 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
 
         self.app.push_screen(ConfirmDialog("End this session? Answers so far are kept."), done)
 
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

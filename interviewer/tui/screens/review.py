@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -16,8 +16,12 @@ from interviewer.tui.messages import AttemptsLoaded, RegradeProgressed
 from interviewer.tui.screens.base import ReportsWorkerErrors
 from interviewer.tui.widgets.progress_chart import ProgressChart
 
+if TYPE_CHECKING:
+    from interviewer.session.model import Attempt
+    from questions.model import Bank
 
-def attempt_row(a: Any, bank: Any) -> tuple[str, ...]:
+
+def attempt_row(a: Attempt, bank: Bank) -> tuple[str, ...]:
     topics = ", ".join(bank.get(a.question_id).topics) if a.question_id in bank else ""
     score = "—" if a.score is None else str(round(a.score * 100))
     how = "typed" if a.typed else "spoken"
@@ -39,8 +43,8 @@ class ReviewScreen(ReportsWorkerErrors, Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.all_attempts: list[Any] = []
-        self.shown: list[Any] = []
+        self.all_attempts: list[Attempt] = []
+        self.shown: list[Attempt] = []
         self.chart_kind = "none"
 
     def compose(self) -> ComposeResult:
@@ -105,7 +109,7 @@ class ReviewScreen(ReportsWorkerErrors, Screen[None]):
     def _filter_done(self) -> None:
         self.query_one(DataTable).focus()
 
-    def _selected(self) -> Any | None:
+    def _selected(self) -> Attempt | None:
         table = self.query_one(DataTable)
         if not self.shown or table.cursor_row < 0 or table.cursor_row >= len(self.shown):
             return None
@@ -161,22 +165,24 @@ class ReviewScreen(ReportsWorkerErrors, Screen[None]):
     def regrade(self, attempt_ids: list[int]) -> None:
         from textual.worker import get_current_worker
 
+        from interviewer.session.answers import regrade_attempts
+
         worker = get_current_worker()
-        app = self.app
-        grader = queries.current_grader(app.ports_state)
+        deps = self.app.deps
+        grader = queries.current_grader(self.app.ports_state)
         changed = 0
-        for done, attempt_id in enumerate(attempt_ids, 1):
+        regrades = regrade_attempts(deps.store, deps.bank, grader, attempt_ids)
+        for done, score_changed in enumerate(regrades, 1):
+            changed += score_changed
+            self.post_message(RegradeProgressed(done, len(attempt_ids), changed))
             if worker.is_cancelled:
                 return
-            changed += queries.regrade_attempt(app.deps.store, app.deps.bank, attempt_id, grader)
-            self.post_message(RegradeProgressed(done, len(attempt_ids), changed))
 
     def worker_failed(self, worker) -> None:
         if worker.group == "rv-regrade":
             self.query_one("#rv-regrade").display = False
 
     def on_regrade_progressed(self, message: RegradeProgressed) -> None:
-        self.app.record(message)
         self.query_one("#rv-regrade-bar", ProgressBar).update(progress=message.done)
         if message.done == message.total:
             self.query_one("#rv-regrade").display = False

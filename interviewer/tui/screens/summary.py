@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,16 +13,19 @@ from textual.widgets import DataTable, Footer, Label
 from interviewer.tui.messages import AnswerScored
 from interviewer.tui.screens.base import ReportsWorkerErrors
 
+if TYPE_CHECKING:
+    from interviewer.session.summary import SessionSummary
+
 
 def _pct(score: float | None) -> str:
     return "—" if score is None else f"{round(score * 100)}"
 
 
-def summary_rows(summary: Any, results: list[AnswerScored]) -> list[tuple[str, str, str, str]]:
+def summary_rows(summary: SessionSummary | None, results: list[AnswerScored]) -> list[tuple[str, str, str, str]]:
     """(question, score, time, state) per question: the engine's summary, or
     the answers this screen saw when there is none."""
     rows = []
-    for r in getattr(summary, "results", None) or ():
+    for r in summary.results if summary is not None else ():
         secs = r.answer_time_s
         state = "no speech" if r.no_speech else r.state
         if state in ("recording", "recorded", "transcribed"):
@@ -39,7 +42,7 @@ def summary_rows(summary: Any, results: list[AnswerScored]) -> list[tuple[str, s
     return rows
 
 
-def totals_line(summary: Any, rapid: bool) -> str:
+def totals_line(summary: SessionSummary | None, rapid: bool) -> str:
     """Total points (each question is worth 100), mean, and the personal best."""
     if summary is None:
         return ""
@@ -62,7 +65,9 @@ class SummaryScreen(ReportsWorkerErrors, Screen[None]):
         Binding("v", "review", "Review"),
     ]
 
-    def __init__(self, summary: Any, results: list[AnswerScored], rapid: bool) -> None:
+    def __init__(
+        self, summary: SessionSummary | None, results: list[AnswerScored], rapid: bool
+    ) -> None:
         super().__init__()
         self.summary = summary
         self.results = results
@@ -74,7 +79,7 @@ class SummaryScreen(ReportsWorkerErrors, Screen[None]):
             yield Label(f"[b]{title}: done[/b]", id="sum-title")
             yield DataTable(id="sum-table", cursor_type="row")
             yield Label(totals_line(self.summary, self.rapid), id="sum-total")
-            kept = len(getattr(self.summary, "ungraded", ()) or ())
+            kept = len(self.summary.ungraded) if self.summary is not None else 0
             if kept:
                 yield Label(
                     f"{kept} answer{'s' if kept > 1 else ''} could not be graded in time: "
