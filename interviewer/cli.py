@@ -1,8 +1,9 @@
-"""The composition root: parses the command line and dispatches.
+"""The command line: parses it and dispatches to a sub-command.
 
-``interviewer`` with no sub-command opens the TUI. Sub-command modules live in
-``interviewer.commands`` and are imported only when chosen (``--help`` lists
-them from their NAME/HELP without importing anything heavy).
+``interviewer`` with no sub-command opens the TUI (composed in
+``interviewer.compose``). Sub-command modules live in ``interviewer.commands``
+and import anything heavy only when run (``--help`` lists them from their
+NAME/HELP without importing anything heavy).
 """
 
 from __future__ import annotations
@@ -12,20 +13,9 @@ import importlib
 import sys
 
 from interviewer import __version__
-from interviewer.commands import COMMANDS
+from interviewer.commands import COMMANDS, CommandError
 
-
-class CommandError(Exception):
-    """A failure reported to the user as one line, exit status 2."""
-
-
-def _load(name: str):
-    try:
-        return importlib.import_module(f"interviewer.commands.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"interviewer.commands.{name}":
-            return None
-        raise
+__all__ = ["CommandError", "build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,9 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        module = _load(name)
-        if module is None:
-            continue
+        module = importlib.import_module(f"interviewer.commands.{name}")
         p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
         p.set_defaults(_module=module)
@@ -64,9 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     module = getattr(args, "_module", None)
     try:
         if module is None:
-            from interviewer.commands import practice
+            from interviewer.compose import open_app
 
-            return practice.open_app(args, mode=None)
+            return open_app(args, mode=None)
         return int(module.run(args) or 0)
     except CommandError as exc:
         print(f"interviewer: {exc}", file=sys.stderr)

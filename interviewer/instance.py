@@ -30,7 +30,10 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from interviewer.session.engine import SessionEngine
 
 LOCK_NAME = "trainer.lock"
 INTERRUPTED_EXIT = 130
@@ -180,19 +183,20 @@ def exit_after_interrupt(code: int = INTERRUPTED_EXIT) -> NoReturn:
     os._exit(code)
 
 
-def keep_answer(engine: Any) -> str:
+def keep_answer(engine: SessionEngine | None) -> str:
     """After an interrupt: make sure an answer being recorded is saved (its
     WAV complete, attempt "recorded", offered for recovery next time) and
-    return the one line to show. Never raises."""
+    return the one line to show (``engine``: the session on screen, if any).
+    Never raises."""
     from interviewer.session.model import Phase
 
-    attempt = getattr(engine, "attempt", None)
+    attempt = engine.attempt if engine is not None else None
     try:
-        if getattr(engine, "phase", None) == Phase.LISTENING:
+        if engine is not None and engine.phase == Phase.LISTENING:
             engine.stop_answer()
     except Exception:  # the audio on disk is still readable; recovery repairs the rest
         pass
-    if attempt is not None and getattr(attempt, "state", "") in ("recording", "recorded", "transcribed"):
+    if attempt is not None and attempt.state in ("recording", "recorded", "transcribed"):
         return (
             "interviewer: interrupted; your answer so far is saved and will be offered "
             "for transcription next time"

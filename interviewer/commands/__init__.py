@@ -6,7 +6,8 @@
     def run(args) -> int            exit status; errors are one clear line on stderr
 
 and is listed in ``COMMANDS`` below. Modules import heavy things only inside
-``run`` so that ``interviewer --help`` stays instant.
+``run`` so that ``interviewer --help`` stays instant. A command that cannot do
+what was asked raises ``CommandError``; ``interviewer.cli`` prints it.
 """
 
 COMMANDS = [
@@ -19,3 +20,7 @@ COMMANDS = [
     "doctor",
     "data",
 ]
+
+
+class CommandError(Exception):
+    """A failure reported to the user as one line, exit status 2."""

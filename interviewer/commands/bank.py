@@ -183,7 +183,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _read_article(path: Path) -> str:
-    from interviewer.cli import CommandError
+    from interviewer.commands import CommandError
 
     try:
         if not path.is_file():
@@ -202,7 +202,7 @@ def _read_article(path: Path) -> str:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from interviewer.cli import CommandError
+    from interviewer.commands import CommandError
     from questions.bank import parse_bank
     from questions.importer import bank_to_toml, import_markdown
 

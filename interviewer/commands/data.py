@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _delete(yes: bool) -> int:
     from interviewer import paths
-    from interviewer.cli import CommandError
+    from interviewer.commands import CommandError
 
     root = paths.data_dir()
     if not root.exists() or not any(root.iterdir()):

@@ -27,11 +27,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from interviewer.cli import CommandError
+    from interviewer.commands import CommandError
     from interviewer.session.export import ExportError, export
     from interviewer.session.store import Store, StoreError
 
-    bank, problem = _load_bank(args.bank)
+    bank, problem = _bank_or_reason(args.bank)
     if bank is None and args.format == "anki":
         raise CommandError(f"cannot export the bank: {problem}")
     try:
@@ -43,17 +43,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_bank(spec: str | None):
+def _bank_or_reason(spec: str | None):
     """The bank named on the command line; without one, the built-in bank,
     or ``None`` and the reason when it cannot be loaded (attempt exports then
-    show question ids instead of prompts)."""
+    show question ids instead of prompts, so a broken built-in bank does not
+    stop them)."""
     import questions
-    from interviewer.cli import CommandError
+    from audio.errors import one_line
+    from interviewer.commands import CommandError
 
     try:
         return (questions.load_bank(spec) if spec else questions.default_bank()), ""
     except (OSError, ValueError, KeyError, ImportError) as exc:
-        message = str(exc).splitlines()[0] if str(exc) else repr(exc)
+        message = one_line(exc)
         if spec:
             raise CommandError(message) from None
         return None, message

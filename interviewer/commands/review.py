@@ -13,6 +13,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from interviewer.commands.practice import open_app
+    from interviewer.compose import open_app
 
     return open_app(args, mode="review")

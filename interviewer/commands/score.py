@@ -30,11 +30,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from interviewer.cli import CommandError
+    from interviewer.commands import CommandError
+    from interviewer.compose import load_bank
     from interviewer.config import load_settings
 
     settings = load_settings()
-    bank = _load_bank(args.bank)
+    bank = load_bank(args.bank)
     try:
         question = bank.get(args.question)
     except KeyError as exc:
@@ -96,8 +97,7 @@ def score_clip(
         cache_dir=paths.cache_dir(),
         beam_size=beam_size,
     )
-    if hasattr(transcriber, "load"):
-        transcriber.load(progress=progress)
+    transcriber.load(progress=progress)
     # load the grader's language model and this question's rubric up front, so
     # grade_s measures grading, not loading
     from questions import matcher
@@ -154,16 +154,6 @@ def _delivery(transcript, clip) -> dict[str, Any]:
     return assess_delivery(
         transcript.text, transcript.segments, pauses=gaps, duration_s=clip.duration_s
     ).to_dict()
-
-
-def _load_bank(spec: str | None):
-    import questions
-    from interviewer.cli import CommandError
-
-    try:
-        return questions.load_bank(spec) if spec else questions.default_bank()
-    except (OSError, ValueError) as exc:
-        raise CommandError(str(exc).splitlines()[0] if str(exc) else repr(exc)) from None
 
 
 def _progress(message: str, fraction: float | None = None) -> None:

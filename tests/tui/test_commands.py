@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from interviewer import compose
 from interviewer.cli import build_parser
-from interviewer.commands import practice
 from interviewer.config import Settings
 
 
@@ -23,13 +23,13 @@ def test_practice_and_rapid_arguments_become_session_configs():
     args = _args("practice", "--count", "3", "--topic", "rlhf", "--topic", "rag",
                  "--seed", "4", "--typed")
     assert args.typed and args._module.NAME == "practice"
-    cfg = practice.session_config(args, "practice", settings, _Bank())
+    cfg = compose.session_config(args, "practice", settings, _Bank())
     assert (cfg.mode, cfg.count, cfg.topics, cfg.seed, cfg.time_limit_s) == (
         "practice", 3, ("rlhf", "rag"), 4, None)
 
-    cfg = practice.session_config(_args("rapid"), "rapid", settings, _Bank())
+    cfg = compose.session_config(_args("rapid"), "rapid", settings, _Bank())
     assert (cfg.mode, cfg.count, cfg.time_limit_s) == ("rapid", 10, 45.0)
-    cfg = practice.session_config(_args("rapid", "--count", "4", "--seconds", "20"), "rapid",
+    cfg = compose.session_config(_args("rapid", "--count", "4", "--seconds", "20"), "rapid",
                                   settings, _Bank())
     assert (cfg.count, cfg.time_limit_s) == (4, 20.0)
     assert _args("review")._module.NAME == "review"
@@ -37,7 +37,7 @@ def test_practice_and_rapid_arguments_become_session_configs():
 
 def test_typed_ports_need_no_audio_at_all():
     steps: list[tuple[str, float]] = []
-    loader = practice.real_ports(Settings(), typed=True)
+    loader = compose.real_ports(Settings(), typed=True)
     loaded = loader(lambda step, fraction: steps.append((step, fraction)))
     ports = loaded.ports
     assert ports.speaker is None and ports.recorder is None and ports.transcriber is None
@@ -50,11 +50,11 @@ def test_typed_ports_need_no_audio_at_all():
 def test_real_ports_load_or_explain_in_one_line(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     steps: list[tuple[str, float]] = []
-    loaded = practice.real_ports(Settings(), typed=False)(lambda s, f: steps.append((s, f)))
+    loaded = compose.real_ports(Settings(), typed=False)(lambda s, f: steps.append((s, f)))
     ports = loaded.ports
     # the bundled recogniser loads offline; speech and microphone depend on the machine
     assert ports.transcriber is not None, loaded.notices
-    assert getattr(ports.transcriber, "loaded", True)
+    assert ports.transcriber.loaded
     for notice in loaded.notices:
         assert "\n" not in notice and notice.split(" unavailable: ")[0] in (
             "speech output", "microphone")

@@ -18,20 +18,20 @@ import time
 t0 = time.perf_counter()
 c0 = time.process_time()
 import argparse, asyncio, json, sys, threading
-from interviewer.commands import practice
+from interviewer import compose
 from interviewer.tui import deps
 
 HEAVY = %(heavy)r
 gate = threading.Event()
-real = practice.real_ports
+real = compose.real_ports
 
 def held_ports(settings, typed, bank=None):
     loader = real(settings, typed, bank)
     # the real loader, held (the probe exits before it runs)
     return deps.PortsLoader(lambda progress: (gate.wait(), loader(progress))[1], loader.warm_up)
 
-practice.real_ports = held_ports
-app = practice.build_app(argparse.Namespace(typed=False), None)
+compose.real_ports = held_ports
+app = compose.build_app(argparse.Namespace(typed=False), None)
 after_build = sorted(m for m in HEAVY if m in sys.modules)
 
 async def main():
