@@ -846,42 +846,52 @@ def _judge_key_point(
     )
 
 
+MC_CANDIDATE_AT = 0.6
+"""Word match or span cosine at which a span is examined for a misconception."""
+MC_CLOSE_AT, MC_MARGIN = 0.4, 0.1
+"""A span asserts a misconception when its closeness to the misconception is
+at least MC_CLOSE_AT and beats its closeness to every true statement of the
+rubric by MC_MARGIN."""
+
+
 def _judge_misconception(
     ctx: _Context, mc: Misconception, spans: _Spans | None, truths: Sequence[str] = ()
 ) -> MisconceptionResult | None:
     """A misconception is charged only when a span of the answer asserts it:
-    its words match (or its meaning is very close), the span is closer to the
+    its words or its meaning match, the span is clearly closer to the
     misconception than to anything true the rubric says (its correction, the
     key points and their examples), and it is not negated ("it does not
     retrain the model", "unlike an RNN, which reads one token at a time, ...")."""
     rub = ctx.rub
     texts = [t for t in (mc.text, *mc.phrasings) if _informative(rub.units[t])]
     matches = [_match_unit(ctx, t) for t in texts]
-    hits = [m for m in matches if m.similarity >= MISCONCEPTION_AT and m.evidence]
     if spans is None or spans.vectors is None:
+        hits = [m for m in matches if m.similarity >= MISCONCEPTION_AT and m.evidence]
         if not hits:
             return None
         m = max(hits, key=lambda x: x.similarity)
         assert m.evidence is not None
         return MisconceptionResult(mc.text, mc.correction, float(mc.penalty), m.evidence)
     candidates: list[int] = []
-    for m in sorted(hits, key=lambda x: -x.similarity):
-        assert m.evidence is not None
-        ws = _word_span(ctx.a, m.evidence)
-        k = spans.index_of(spans.around(ws.start, ws.end - 1))
-        if k >= 0:
-            candidates.append(k)
-    cos, k = spans.best(ctx, texts)
-    if cos >= MC_MEANING_AT:
-        candidates.append(k)
+    for m in sorted(matches, key=lambda x: -x.similarity):
+        if m.similarity >= MC_CANDIDATE_AT and m.evidence:
+            ws = _word_span(ctx.a, m.evidence)
+            k = spans.index_of(spans.around(ws.start, ws.end - 1))
+            if k >= 0:
+                candidates.append(k)
+    close = spans.closest(ctx, texts)
+    candidates.extend(int(k) for k in np.argsort(-close)[:3] if close[k] >= MC_CANDIDATE_AT)
+    mu = rub.units[mc.text]
+    share = float(np.mean(mu.negated)) if mu.content else 0.0
+    true = [t for t in (mc.correction, *truths) if t]
     for k in dict.fromkeys(candidates):
-        to_mc = spans.closeness(ctx, k, mc.text)
-        true = [mc.correction, *truths] if mc.correction else list(truths)
-        to_truth = max((spans.closeness(ctx, k, t) for t in true), default=0.0)
-        share = float(np.mean(rub.units[mc.text].negated)) if rub.units[mc.text].content else 0.0
         if abs(float(spans.negated[k]) - share) > NEGATION_GAP:
             continue
-        if to_mc > to_truth:
+        to_mc = spans.closeness(ctx, k, mc.text)
+        if to_mc < MC_CLOSE_AT:
+            continue
+        to_truth = max((spans.closeness(ctx, k, t) for t in true), default=0.0)
+        if to_mc - to_truth >= MC_MARGIN:
             return MisconceptionResult(
                 mc.text, mc.correction, float(mc.penalty), _evidence(ctx.a, spans.spans[k])
             )

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 _BOUNDARY = re.compile(r"[,.;:!?]")
+_FULL_STOP = re.compile(r"[.;!?]")
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['\u2019][A-Za-z]+)*")
 
 STOPWORDS = frozenset(
@@ -94,6 +95,8 @@ class Token:
     """Phonetic key (sound-alike words share it)."""
     boundary: bool = False
     """Punctuation (, . ; : ! ?) follows this word before the next one."""
+    full_stop: bool = False
+    """A sentence ends after this word (. ; ! ?)."""
 
     @property
     def is_stop(self) -> bool:
@@ -392,7 +395,12 @@ def tokens(text: str) -> list[Token]:
     out = []
     for k, (w, s, e) in enumerate(words):
         gap = text[e : words[k + 1][1]] if k + 1 < len(words) else ""
-        out.append(Token(w, s, e, stem(w), phonetic(w), bool(_BOUNDARY.search(gap))))
+        out.append(
+            Token(
+                w, s, e, stem(w), phonetic(w), bool(_BOUNDARY.search(gap)),
+                bool(_FULL_STOP.search(gap)),
+            )
+        )
     return out
 
 
@@ -407,7 +415,7 @@ def is_interjection(toks: list[Token], i: int) -> bool:
     }  # fmt: skip
 
 
-RELATIVE = frozenset("which who whom whose that where".split())
+RELATIVE = frozenset("which who whom whose where".split())
 """Words that open a relative clause ("unlike an RNN, which ...")."""
 
 _SUBJECTS = frozenset("it they we you i he she this these".split())
@@ -446,7 +454,11 @@ def negated_positions(toks: list[Token], scope: int = 6, relative_scope: int = 1
             if t.norm == "unlike" and toks[j].norm in _SUBJECTS and j > i + 1:
                 break  # "unlike exact search it can miss ...": a new clause starts
             if toks[j - 1].boundary and j > i + 1:
-                if toks[j].norm in RELATIVE and end - j < relative_scope:
+                if (
+                    toks[j].norm in RELATIVE
+                    and not toks[j - 1].full_stop
+                    and end - j < relative_scope
+                ):
                     end = min(len(toks), j + relative_scope)
                     flags[j] = not flags[j]
                     j += 1
