@@ -65,7 +65,7 @@ def resample(samples: np.ndarray, rate_in: int, rate_out: int = SAMPLE_RATE) -> 
         x = np.convolve(x, h, mode="same")
     n_out = int(round(len(x) * rate_out / rate_in))
     t_out = np.arange(n_out) * (rate_in / rate_out)
-    y = np.interp(t_out, np.arange(len(x)), x)
+    y: np.ndarray = np.interp(t_out, np.arange(len(x)), x)
     return y.astype(np.float32)
 
 

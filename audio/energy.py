@@ -45,7 +45,8 @@ def frame_rms(
     if usable <= 0:
         return np.zeros(0, dtype=np.float32)
     frames = samples[:usable].astype(np.float32, copy=False).reshape(-1, n)
-    return np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1)).astype(np.float32)
+    rms: np.ndarray = np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1))
+    return rms.astype(np.float32)
 
 
 def speech_level(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> float:

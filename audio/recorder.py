@@ -102,7 +102,7 @@ class StreamResampler:
         y = np.concatenate([self._tail, x])
         last = len(y) - 1
         positions = np.arange(self._pos, last, self.step)
-        out = np.interp(positions, np.arange(len(y)), y)
+        out: np.ndarray = np.interp(positions, np.arange(len(y)), y)
         self._pos = (positions[-1] + self.step if len(positions) else self._pos) - last
         self._tail = y[-1:]
         return out.astype(np.float32)
@@ -242,7 +242,7 @@ class Recorder:
         self._vad = VoiceActivity(self.settings.vad)
         resampler = StreamResampler(rate) if rate != SAMPLE_RATE else None
 
-        def callback(indata, _frames, _time, _status) -> None:
+        def callback(indata: np.ndarray, _frames: int, _time: object, _status: object) -> None:
             self._last_callback = time.monotonic()
             self._callbacks += 1
             self._queue.put(indata[:, 0].copy() if channels == 1 else indata.mean(axis=1))

@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -242,7 +242,8 @@ class _LazyModel:
         self.threads = max(1, int(threads))
         self.beam_size = checked_beam(beam_size)
         """Beams for every call that does not ask for another number."""
-        self._model = None
+        self._model: Any = None
+        """The engine's own model object (its library has no type information)."""
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()
 
@@ -302,7 +303,14 @@ class _LazyModel:
                 return plain
         return raw
 
-    def _result(self, text, segments, rejected, clip: AudioClip, started: float) -> Transcript:
+    def _result(
+        self,
+        text: str,
+        segments: tuple[Segment, ...],
+        rejected: tuple[str, ...],
+        clip: AudioClip,
+        started: float,
+    ) -> Transcript:
         return Transcript(
             text=text,
             segments=segments,
@@ -313,7 +321,7 @@ class _LazyModel:
             rejected=rejected,
         )
 
-    def _load(self, progress: Progress | None):  # pragma: no cover - abstract
+    def _load(self, progress: Progress | None) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _run(
@@ -342,7 +350,7 @@ class WhisperTranscriber(_LazyModel):
         self.download_root = download_root
         """Where whisper keeps the other models it downloads (None: its own default)."""
 
-    def _load(self, progress: Progress | None):
+    def _load(self, progress: Progress | None) -> Any:
         import torch
 
         from audio.weights import load_whisper_model
@@ -398,7 +406,7 @@ class FasterWhisperTranscriber(_LazyModel):
         super().__init__(model, threads, beam_size)
         self.compute_type = compute_type
 
-    def _load(self, progress: Progress | None):
+    def _load(self, progress: Progress | None) -> Any:
         from audio.weights import faster_whisper_model_dir, forbid_hub_downloads
 
         forbid_hub_downloads()

@@ -39,7 +39,7 @@ import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -97,6 +97,9 @@ sys.exit(0 if done.wait(args["wait"]) else 5)
 """The renderer run in a child process: one fresh engine per rendering."""
 
 
+T = TypeVar("T")
+
+
 class _EngineThread:
     """The one thread through which all speech rendering goes, one job at a
     time, fed by a queue. Each job runs pyttsx3 in a short-lived child
@@ -108,13 +111,14 @@ class _EngineThread:
     terminal, and can be killed when it hangs."""
 
     def __init__(self) -> None:
-        self._jobs: queue.Queue[tuple[Callable[[], Any], concurrent.futures.Future] | None]
-        self._jobs = queue.Queue()
+        self._jobs: queue.Queue[
+            tuple[Callable[[], Any], concurrent.futures.Future[Any]] | None
+        ] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="tts-engine", daemon=True)
         self._thread.start()
 
-    def submit(self, job: Callable[[], Any], timeout: float) -> Any:
-        fut: concurrent.futures.Future = concurrent.futures.Future()
+    def submit(self, job: Callable[[], T], timeout: float) -> T:
+        fut: concurrent.futures.Future[T] = concurrent.futures.Future()
         self._jobs.put((job, fut))
         try:
             return fut.result(timeout=timeout)
@@ -180,7 +184,9 @@ def _run_child(args: dict[str, Any], timeout: float) -> str:
     return proc.stdout
 
 
-def _render_job(text: str, out: Path, voice: str | None, rate: int, wait_s: float):
+def _render_job(
+    text: str, out: Path, voice: str | None, rate: int, wait_s: float
+) -> Callable[[], Path]:
     def job() -> Path:
         part = out.with_name(f"{out.stem}.{os.getpid()}.{threading.get_ident()}.part.wav")
         try:
@@ -312,7 +318,7 @@ def play(
     finished = threading.Event()
     position = [0]
 
-    def callback(outdata, frames, _time, _status) -> None:
+    def callback(outdata: np.ndarray, frames: int, _time: object, _status: object) -> None:
         start = position[0]
         chunk = samples[start : start + frames]
         outdata[: len(chunk), 0] = chunk

@@ -20,6 +20,7 @@ ends after ``hangover_ms`` without voice.
 from __future__ import annotations
 
 import math
+from typing import Any
 from collections import deque
 from dataclasses import dataclass
 
@@ -65,7 +66,8 @@ def dbfs(samples: np.ndarray) -> float:
     return max(SILENCE_DBFS, 20.0 * math.log10(rms))
 
 
-def _webrtc(aggressiveness: int):
+def _webrtc(aggressiveness: int) -> Any:
+    """A ``webrtcvad.Vad`` (the library has no type information)."""
     import webrtcvad
 
     return webrtcvad.Vad(int(aggressiveness))

@@ -31,12 +31,15 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from audio.ct2 import CT2Weights, alignment_heads, verify_state, whisper_state
 from audio.errors import ModelUnavailable, one_line
+
+if TYPE_CHECKING:
+    from whisper.model import Whisper
 
 BUNDLED_MODEL = "tiny.en"
 """The model that ships with the application (no download ever)."""
@@ -228,7 +231,7 @@ def _valid_cached(path: Path, sidecar: Path) -> ConvertedModel | None:
     return ConvertedModel(path, sidecar, digest, size, rebuilt=False)
 
 
-def load_checkpoint(path: Path):
+def load_checkpoint(path: Path) -> Whisper:
     """Build a CPU whisper model from a checkpoint and restore its alignment heads.
     Raises ``ValueError`` when the file is not a usable checkpoint."""
     import torch
@@ -251,7 +254,7 @@ def load_whisper_model(
     cache_dir: str | Path,
     progress: Progress | None = None,
     download_root: str | Path | None = None,
-):
+) -> Whisper:
     """An openai-whisper model on the CPU, ready to transcribe.
 
     ``tiny.en`` comes from the bundled weights (:func:`load_bundled`). Other
@@ -265,7 +268,7 @@ def load_whisper_model(
 
 def load_bundled(
     cache_dir: str | Path, progress: Progress | None = None, *, source: Path | None = None
-):
+) -> Whisper:
     """The bundled model, converted and verified in ``cache_dir``, and rebuilt
     once if the file turns out unreadable although its digest matched."""
     converted = ensure_converted(cache_dir, progress, source=source)
@@ -283,7 +286,7 @@ def load_bundled(
         ) from None
 
 
-def _load_named(name: str, download_root: str | Path | None):
+def _load_named(name: str, download_root: str | Path | None) -> Whisper:
     import whisper
 
     if Path(name).suffix == ".pt" and Path(name).is_file():

@@ -35,6 +35,9 @@ def _inference_class() -> type:
     class SharedPromptInference(stock):  # type: ignore[misc, valid-type]
         """``PyTorchInference`` whose first pass runs once for all beams."""
 
+        kv_cache: dict[Any, torch.Tensor]
+        """Set by whisper's own first pass, or by this one (see ``logits``)."""
+
         def __init__(self, model: Any, initial_token_length: int) -> None:
             super().__init__(model, initial_token_length)
             tokenizer = get_tokenizer(
