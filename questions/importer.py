@@ -1,4 +1,4 @@
-"""Turning a Markdown Q&A article into a bank, and any bank into TOML text.
+"""Turning a Markdown Q&A article into a draft bank.
 
 ``import_markdown`` reads an article made of numbered question headings
 (``## 1. ...``, ``### 30. ...``) each followed by an ``**Answer:**``
@@ -12,8 +12,9 @@ answers at all) a question must be followed by an Answer paragraph. An answer
 ends at the next question, at a heading as prominent as its own, or at a run
 of page furniture (tag lines, author blurbs) after its last sentence.
 
-``bank_to_toml`` writes the TOML format of ``bank_format.md``; loading its
-output gives back an equal bank.
+``bank_to_toml`` (in :mod:`questions.toml_writer`, importable from here too)
+writes the TOML format of ``bank_format.md``; loading its output gives back an
+equal bank.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from questions.model import Bank, KeyPoint, Misconception, Question
+from questions.bank_check import MAX_KEY_POINTS, MIN_KEY_POINTS
+from questions.model import Bank, KeyPoint, Question
+from questions.toml_writer import bank_to_toml, toml_multiline, toml_string
 
-MIN_KEY_POINTS = 3
-MAX_KEY_POINTS = 7
 MAX_ID_WORDS = 4
 MAX_TERMS = 12
 
@@ -370,10 +371,6 @@ def _reference(pieces: list[tuple[str, str]]) -> str:
 # ---------------------------------------------------------------- acronyms and terms
 
 
-def _word_initials(words: list[str]) -> list[str]:
-    return [w[0].lower() for w in words if w]
-
-
 def _match_acronym(words: list[str], acronym: str) -> list[str] | None:
     """The shortest tail of ``words`` whose initials spell ``acronym``.
 
@@ -714,129 +711,4 @@ def import_markdown(text: str, source_name: str = "") -> Bank:
     )
 
 
-# ---------------------------------------------------------------- TOML writer
-
-
-def _escape(text: str, multiline: bool = False) -> str:
-    out: list[str] = []
-    for ch in text:
-        code = ord(ch)
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch == '"':
-            out.append('\\"')
-        elif ch == "\n":
-            out.append("\n" if multiline else "\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def toml_string(text: str) -> str:
-    """A TOML basic string holding ``text`` exactly."""
-    return f'"{_escape(text)}"'
-
-
-def _wrap(escaped_line: str, width: int) -> list[str]:
-    """Break a long line at spaces using TOML's line-ending backslash (which
-    drops the newline and the next line's leading blanks, so we only break
-    where the next character is not blank)."""
-    pieces: list[str] = []
-    rest = escaped_line
-    while len(rest) > width:
-        cut = -1
-        for k in range(min(width, len(rest) - 1), 0, -1):
-            if rest[k - 1] == " " and not rest[k].isspace() and not _odd_backslashes(rest[:k]):
-                cut = k
-                break
-        if cut <= 0:
-            break
-        pieces.append(rest[:cut] + "\\")
-        rest = rest[cut:]
-    pieces.append(rest)
-    return pieces
-
-
-def _odd_backslashes(text: str) -> bool:
-    n = len(text) - len(text.rstrip("\\"))
-    return n % 2 == 1
-
-
-def toml_multiline(text: str, width: int = 88) -> str:
-    """A TOML multi-line basic string (``\"\"\"``) holding ``text`` exactly,
-    wrapped for reading."""
-    lines = _escape(text, multiline=True).split("\n")
-    body: list[str] = []
-    for line in lines:
-        body.extend(_wrap(line, width))
-    return '"""\n' + "\n".join(body) + '\\\n"""'
-
-
-def _toml_list(items: tuple[str, ...]) -> str:
-    return "[" + ", ".join(toml_string(i) for i in items) + "]"
-
-
-def _toml_float(value: float) -> str:
-    text = repr(float(value))
-    if text in ("inf", "-inf", "nan"):
-        return text
-    return text if any(c in text for c in ".eE") else text + ".0"
-
-
-def _question_toml(q: Question) -> list[str]:
-    lines = ["[[question]]", f"id = {toml_string(q.id)}"]
-    if q.seed is not None:
-        lines.append(f"seed = {q.seed}")
-    lines.append(f"prompt = {toml_string(q.prompt)}")
-    if q.spoken is not None:
-        lines.append(f"spoken = {toml_string(q.spoken)}")
-    if q.topics:
-        lines.append(f"topics = {_toml_list(q.topics)}")
-    lines.append(f"difficulty = {q.difficulty}")
-    if q.terms:
-        lines.append(f"terms = {_toml_list(q.terms)}")
-    lines.append(f"reference = {toml_multiline(q.reference)}")
-    for kp in q.key_points:
-        lines += ["", "  [[question.key_point]]", f"  text = {toml_string(kp.text)}"]
-        if kp.weight != 1.0:
-            lines.append(f"  weight = {_toml_float(kp.weight)}")
-        if kp.phrasings:
-            lines.append(f"  phrasings = {_toml_list(kp.phrasings)}")
-    for mc in q.misconceptions:
-        lines += ["", "  [[question.misconception]]", f"  text = {toml_string(mc.text)}"]
-        if mc.phrasings:
-            lines.append(f"  phrasings = {_toml_list(mc.phrasings)}")
-        if mc.correction:
-            lines.append(f"  correction = {toml_string(mc.correction)}")
-        lines.append(f"  penalty = {_toml_float(mc.penalty)}")
-    return lines
-
-
-def bank_to_toml(bank: Bank, header: str = "") -> str:
-    """The bank in the TOML format of ``bank_format.md``.
-
-    ``header`` becomes leading comment lines. Loading the result gives a bank
-    equal to ``bank`` (apart from its path and line numbers).
-    """
-    lines: list[str] = [f"# {h}".rstrip() for h in header.splitlines()]
-    if lines:
-        lines.append("")
-    lines += [
-        "[bank]",
-        f"name = {toml_string(bank.name)}",
-        f"title = {toml_string(bank.title)}",
-        f"version = {bank.version}",
-    ]
-    for q in bank.questions:
-        lines.append("")
-        lines.extend(_question_toml(q))
-    return "\n".join(lines) + "\n"
-
-
-__all__ = ["Misconception", "bank_to_toml", "import_markdown", "toml_multiline", "toml_string"]
+__all__ = ["bank_to_toml", "import_markdown", "toml_multiline", "toml_string"]
