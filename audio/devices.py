@@ -79,12 +79,6 @@ def refresh() -> None:
         sd._initialize()
 
 
-def is_no_device_error(exc: BaseException) -> bool:
-    """True for PortAudio's way of saying there is no such device."""
-    text = str(exc)
-    return "Error querying device" in text or "Illegal combination of I/O devices" in text
-
-
 def list_devices(kind: Literal["input", "output"] | None = None) -> list[Device]:
     """Every device PortAudio knows (only inputs or outputs with ``kind``)."""
     sd = sounddevice()

@@ -32,10 +32,6 @@ class NoMicrophone(AudioError):
     """There is no usable input device."""
 
 
-class DeviceLost(AudioError):
-    """The input device went away mid-answer; the audio so far is kept."""
-
-
 class SpeechUnavailable(AudioError):
     """No speech engine (espeak-ng) or no output device: show the question instead."""
 

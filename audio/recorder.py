@@ -310,10 +310,6 @@ class Recorder:
         return self._writer is not None and not self._ended.is_set()
 
     @property
-    def level_dbfs(self) -> float:
-        return self._level
-
-    @property
     def elapsed_s(self) -> float:
         return self._sink.frames / SAMPLE_RATE if self._sink else 0.0
 

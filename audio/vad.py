@@ -20,9 +20,9 @@ ends after ``hangover_ms`` without voice.
 from __future__ import annotations
 
 import math
-from typing import Any
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
