@@ -794,7 +794,11 @@ KP_COVERED, KP_PARTIAL = 0.5, 0.2
 
 
 def _judge_key_point(
-    ctx: _Context, kp: KeyPoint, spans: _Spans | None, others: Sequence[str] = ()
+    ctx: _Context,
+    kp: KeyPoint,
+    spans: _Spans | None,
+    others: Sequence[str] = (),
+    signals: list[tuple[float, float, float]] | None = None,
 ) -> KeyPointResult:
     """A key point's status.
 
@@ -821,6 +825,8 @@ def _judge_key_point(
         mine = spans.closest(ctx, [kp.text, *kp.examples])
         k = int(np.argmax(mine))
         specific = float(np.max(mine - spans.closest(ctx, others))) if others else 0.0
+        if signals is not None:
+            signals.append((sim, float(mine[k]), specific))
         z = KP_BIAS + float(np.dot(KP_WEIGHTS, (sim, float(mine[k]), specific)))
         word_sim = sim
         sim = 1.0 / (1.0 + math.exp(-z))
@@ -906,6 +912,7 @@ def _grade(
     misconceptions: Sequence[Misconception],
     semantic: bool | None,
     explicit: bool = True,
+    signals: list[tuple[float, float, float]] | None = None,
 ) -> Assessment:
     answer = answer or ""
     a_toks = nz.tokens(answer)
@@ -929,7 +936,7 @@ def _grade(
     kp_credits: list[tuple[float, float]] = []
     for kp in key_points:
         others = [t for o in key_points if o is not kp for t in (o.text, *o.examples)]
-        r = _judge_key_point(ctx, kp, spans, others)
+        r = _judge_key_point(ctx, kp, spans, others, signals)
         results.append(r)
         lo, hi = (KP_PARTIAL, KP_COVERED + 0.2) if spans is not None else (CREDIT_LOW, CREDIT_HIGH)
         kp_credits.append((float(kp.weight), _ramp(r.similarity, lo, hi)))
@@ -1087,6 +1094,18 @@ def grade(
     grades with lexical matching only (no embedding model)."""
     kps = tuple(_as_keypoint(k) for k in key_points) if key_points else derive_key_points(reference)
     return _grade(question, reference, answer, kps, (), semantic, explicit=bool(key_points))
+
+
+def key_point_signals(q: Question, answer: str) -> list[tuple[float, float, float]]:
+    """Per key point of ``q``: the (word, meaning, specificity) signals that
+    :data:`KP_WEIGHTS` combines (with the embedding model; for fitting the
+    weights on labelled answers)."""
+    signals: list[tuple[float, float, float]] = []
+    _grade(
+        _question_text(q), q.reference, answer, q.key_points, q.misconceptions, True,
+        signals=signals,
+    )
+    return signals
 
 
 def grade_question(q: Question, answer: str, *, semantic: bool | None = None) -> Assessment:

@@ -40,6 +40,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 DEV_SET = REPO / "tests" / "data" / "keypoints_dev.toml"
+DEV_SETS = (DEV_SET, REPO / "tests" / "data" / "keypoints_dev_paraphrase.toml")
+"""The answers of the first set reuse much of the rubric's vocabulary; the
+second set's paraphrase hard, as people who understand but do not recite do."""
 KINDS = ("full", "half", "wrong")
 QUICK_SPEECH_EVERY = 8
 """``--quick`` speaks every eighth answer: coprime with the three kinds, so the
@@ -184,14 +187,68 @@ def speech_grade(items: Sequence[Labelled], qs: dict[str, Any], log: Any) -> lis
     return out
 
 
+def _logistic(x: Any, y: Any, l2: float = 0.01, steps: int = 50) -> Any:
+    """Weights (bias last) of an L2-regularised logistic regression, by Newton steps."""
+    import numpy as np
+
+    xb = np.hstack([x, np.ones((len(x), 1))])
+    w = np.zeros(xb.shape[1])
+    reg = l2 * np.eye(xb.shape[1])
+    reg[-1, -1] = 0.0
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-xb @ w))
+        grad = xb.T @ (p - y) + reg @ w
+        hess = (xb * (p * (1 - p))[:, None]).T @ xb + reg
+        w -= np.linalg.solve(hess, grad)
+    return w
+
+
+def fit(items: Sequence[Labelled], qs: dict[str, Any], log: Any, folds: int = 4) -> dict[str, Any]:
+    """Fit the key-point signal weights (``questions.matcher.KP_WEIGHTS``) on
+    labelled answers; report covered-F1 cross-validated by question (each
+    fold's questions graded with weights fitted on the other folds')."""
+    import numpy as np
+
+    from questions.matcher import key_point_signals
+
+    rows, gold, group = [], [], []
+    names = sorted({it.question for it in items})
+    for it in items:
+        for k, sig in enumerate(key_point_signals(qs[it.question], it.text)):
+            rows.append(sig)
+            gold.append(k in it.covered)
+            group.append(names.index(it.question) % folds)
+    x, y, g = np.asarray(rows), np.asarray(gold, float), np.asarray(group)
+    pred = np.zeros(len(y))
+    for f in range(folds):
+        w = _logistic(x[g != f], y[g != f])
+        pred[g == f] = 1.0 / (1.0 + np.exp(-(x[g == f] @ w[:-1] + w[-1])))
+    c = Counts()
+    for p, t in zip(pred >= 0.5, y > 0.5, strict=True):
+        c.add(bool(p), bool(t))
+    w = _logistic(x, y)
+    out = {"cv_kp_f1": round(c.f1, 4), "weights": [round(float(v), 2) for v in w[:-1]],
+           "bias": round(float(w[-1]), 2), "n": len(y)}
+    log(f"fit on {len(y)} key points: cross-validated covered F1 {out['cv_kp_f1']:.3f}; "
+        f"KP_WEIGHTS = {tuple(out['weights'])}, KP_BIAS = {out['bias']}")
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tests.benchmarks.keypoints")
     ap.add_argument("--quick", action="store_true", help="an eighth of the answers through speech")
     ap.add_argument("--json", action="store_true", help="end with one JSON object")
     ap.add_argument("--no-speech", action="store_true", help="text only")
-    ap.add_argument("--data", type=Path, default=DEV_SET)
+    ap.add_argument(
+        "--data", type=Path, action="append",
+        help="labelled answers (repeatable; default: both development sets)",
+    )
     ap.add_argument("--verbose", action="store_true", help="every answer's verdicts")
     ap.add_argument("--bank", help="grade against this bank file instead of the shipped one")
+    ap.add_argument(
+        "--fit", action="store_true",
+        help="fit the key-point signal weights on the labelled answers (all --data files)",
+    )
     args = ap.parse_args(argv)
 
     def log(msg: str) -> None:
@@ -201,13 +258,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     bank = load_bank(args.bank) if args.bank else default_bank()
     qs = {q.id: q for q in bank.questions}
-    items = load_set(args.data, bank)
+    items = [it for path in (args.data or DEV_SETS) for it in load_set(path, bank)]
     t0 = time.perf_counter()
     matcher.load()
     for qid in {it.question for it in items}:
         matcher.prepare(qs[qid])
     log(f"grader loaded and {len({it.question for it in items})} rubrics prepared "
         f"in {time.perf_counter() - t0:.1f} s")
+    if args.fit:
+        fig_fit = fit(items, qs, log)
+        if args.json:
+            print(json.dumps(fig_fit))
+        return 0
     text = [grade_one(qs[it.question], it) for it in items]
     fig = summarise(text)
     fig["p50_ms"] = round(statistics.median(g.ms for g in text), 2)
