@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Literal
+from typing import Any, Literal
 
 Mode = Literal["practice", "rapid", "review"]
 Order = Literal["random", "sequential", "due", "weakest"]
@@ -53,11 +53,11 @@ class Attempt:
     typed: bool = False
     score: float | None = None
     """0..1, None when not graded or no speech."""
-    assessment: dict | None = None
-    delivery: dict | None = None
+    assessment: dict[str, Any] | None = None
+    delivery: dict[str, Any] | None = None
     answer_time_s: float | None = None
     error: str | None = None
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -67,4 +67,4 @@ class SessionInfo:
     bank: str
     started_at: str
     ended_at: str | None = None
-    config: dict = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)

@@ -37,7 +37,7 @@ def utc_now() -> datetime:
 
 
 def iso(dt: datetime) -> str:
-    """ISO 8601 in UTC with seconds precision (sorts as text)."""
+    """ISO 8601 in UTC with microseconds (sorts as text, in order of events)."""
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.astimezone(timezone.utc).isoformat(timespec="microseconds")
@@ -119,7 +119,7 @@ class CardRow:
 
     bank: str
     question_id: str
-    card: dict
+    card: dict[str, Any]
     due: str
     reviews: int
     lapses: int
@@ -254,9 +254,7 @@ class Store:
             yield
         except StoreError:
             raise
-        except sqlite3.OperationalError as exc:
-            raise self._error(exc, action, attempt_id) from None
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.DatabaseError as exc:  # OperationalError included
             raise self._error(exc, action, attempt_id) from None
 
     def _error(self, exc: sqlite3.Error, action: str, attempt_id: int | None) -> StoreError:
@@ -315,7 +313,7 @@ class Store:
 
     # -- sessions --------------------------------------------------------------------
 
-    def create_session(self, mode: str, bank: str, config: dict | None = None) -> SessionInfo:
+    def create_session(self, mode: str, bank: str, config: dict[str, Any] | None = None) -> SessionInfo:
         started = iso(self.now())
         cur = self._run(
             "start a session",
@@ -333,19 +331,13 @@ class Store:
         )
         return self.get_session(session_id)
 
-    def set_session_result(self, session_id: int, result: dict) -> None:
+    def set_session_result(self, session_id: int, result: dict[str, Any]) -> None:
         """Keep a finished session's summary (totals) for personal bests."""
         self._run(
             "save the session result",
             "UPDATE sessions SET result = ? WHERE id = ?",
             (json.dumps(result), session_id),
         )
-
-    def session_result(self, session_id: int) -> dict | None:
-        row = self._run(
-            "read a session", "SELECT result FROM sessions WHERE id = ?", (session_id,)
-        ).fetchone()
-        return json.loads(row["result"]) if row is not None and row["result"] else None
 
     def best_result(self, key: str, *, exclude: int | None = None) -> float | None:
         """The highest ``total`` of finished sessions whose config ``key``
@@ -389,7 +381,7 @@ class Store:
         bank: str | None = None,
         state: AttemptState = "recording",
         typed: bool = False,
-        extra: dict | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> Attempt:
         """Create the attempt row (before any audio is recorded)."""
         now = iso(self.now())
@@ -438,7 +430,7 @@ class Store:
         attempt_id: int,
         *,
         score: float | None,
-        assessment: dict | None,
+        assessment: dict[str, Any] | None,
         transcript: str | None = None,
         transcript_edited: bool | None = None,
         grader: str = "",
@@ -485,7 +477,7 @@ class Store:
             )
         return self.get_attempt(attempt_id)
 
-    def grade_history(self, attempt_id: int) -> list[dict]:
+    def grade_history(self, attempt_id: int) -> list[dict[str, Any]]:
         """Earlier grades of an attempt, oldest first (score, assessment,
         transcript, grader, graded_at)."""
         row = self._run(
@@ -493,7 +485,8 @@ class Store:
         ).fetchone()
         if row is None:
             raise StoreError(f"no attempt {attempt_id}")
-        return json.loads(row["grade_history"] or "[]")
+        history: list[dict[str, Any]] = json.loads(row["grade_history"] or "[]")
+        return history
 
     def get_attempt(self, attempt_id: int) -> Attempt:
         row = self._run("read the attempt", "SELECT * FROM attempts WHERE id = ?", (attempt_id,)).fetchone()
@@ -623,21 +616,13 @@ class Store:
         return count
 
     def interrupted_attempts(self) -> list[Attempt]:
-        """Rows left in "recording"/"recorded" whose audio is on disk (a crash
-        or a closed terminal mid-answer), oldest first."""
+        """Rows left in "recording", "recorded" or "transcribed" whose audio
+        is on disk (a crash or a closed terminal mid-answer), oldest first."""
         out = []
         for a in self.attempts(states=INTERRUPTED_STATES):
             if a.audio_path and Path(a.audio_path).exists() and Path(a.audio_path).stat().st_size > 44:
                 out.append(a)
         return out
-
-    def delete_attempt(self, attempt_id: int) -> None:
-        """Remove an attempt and its audio."""
-        self._run("delete the attempt", "DELETE FROM attempts WHERE id = ?", (attempt_id,))
-        try:
-            self.audio_path_for(attempt_id).unlink()
-        except FileNotFoundError:
-            pass
 
     # -- scheduling state -------------------------------------------------------------
 
@@ -695,7 +680,7 @@ class Store:
         ).fetchone()
         return int(row["n"])
 
-    def reviews(self, bank: str, question_id: str | None = None) -> list[dict]:
+    def reviews(self, bank: str, question_id: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT * FROM reviews WHERE bank = ?"
         params: list[Any] = [bank]
         if question_id is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
@@ -15,6 +15,9 @@ from textual.widgets import DataTable, Footer, Label
 from interviewer.tui.queries import key_point_changes
 from interviewer.tui.screens.base import ReportsWorkerErrors
 
+if TYPE_CHECKING:
+    from interviewer.session.model import Attempt
+
 MARK = {"covered": ("✔", "green"), "partial": ("~", "yellow"), "missed": ("✘", "red")}
 
 
@@ -26,7 +29,7 @@ class CompareScreen(ReportsWorkerErrors, Screen[None]):
     def __init__(self, question_id: str) -> None:
         super().__init__()
         self.question_id = question_id
-        self.attempts: list[Any] = []
+        self.attempts: list[Attempt] = []
 
     def compose(self) -> ComposeResult:
         bank = self.app.deps.bank
@@ -45,7 +48,7 @@ class CompareScreen(ReportsWorkerErrors, Screen[None]):
         attempts = self.app.deps.store.attempts(question_id=self.question_id, states=("graded",))
         self.app.call_from_thread(self._show, attempts)
 
-    def _show(self, attempts: list[Any]) -> None:
+    def _show(self, attempts: list[Attempt]) -> None:
         self.attempts = attempts
         table = self.query_one(DataTable)
         table.clear(columns=True)
@@ -56,7 +59,7 @@ class CompareScreen(ReportsWorkerErrors, Screen[None]):
         table.add_column("changed")
         changed = 0
         for text, statuses in key_point_changes(attempts):
-            cells: list[Any] = [text]
+            cells: list[str | Text] = [text]
             for s in statuses:
                 mark, colour = MARK.get(s, ("-", "dim"))
                 cells.append(Text(mark, style=colour))
