@@ -58,6 +58,13 @@ class Attempt:
     answer_time_s: float | None = None
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    """Notes kept with the row (JSON): ``mode``; from the recorder
+    ``stopped_by``, ``speech_detected``, ``pauses``, ``timed_out``; from the
+    recogniser ``asr`` (engine, model, timings, ``incremental`` stretches),
+    ``asr_incremental_failed`` (why the file was transcribed instead),
+    ``no_speech``, ``delivery_error``; ``grader`` (who graded, see
+    ``interviewer.session.answers``); ``background`` and ``recovered`` for
+    answers graded after the fact."""
 
 
 @dataclass(frozen=True)

@@ -132,14 +132,8 @@ class BackgroundGrader:
         return [job.attempt_id for job in jobs]
 
     def _grade(self, job: DeferredAnswer) -> GradedAnswer:
-        """Runs on the worker thread."""
-        try:
-            return self._complete(job)
-        finally:
-            with self._lock:
-                self._in_flight.discard(job.attempt_id)
-
-    def _complete(self, job: DeferredAnswer) -> GradedAnswer:
+        """Runs on the worker thread: transcribe and grade one answer; a
+        failure becomes a ``GradedAnswer`` with the error, never an exception."""
         try:
             attempt = self.store.get_attempt(job.attempt_id)
             graded, assessment = complete_attempt(
@@ -147,26 +141,32 @@ class BackgroundGrader:
                 recording=job.recording, live=job.live, notes={"background": True},
             )
             self._review(job.question, graded.id, assessment)
+            return GradedAnswer(
+                result=result_for(job.question, graded),
+                transcript=graded.transcript or "",
+                assessment=assessment,
+                attempt=graded,
+            )
         except Exception as exc:
-            line = one_line(exc)
-            try:
-                kept: Attempt | None = self.store.update_attempt(job.attempt_id, error=line)
-            except Exception:
-                kept = None
-            if kept is not None:
-                result = result_for(job.question, kept)
-            else:
-                result = QuestionResult(
-                    job.question.id, job.question.prompt, None, None, "recorded",
-                    attempt_id=job.attempt_id,
-                )
-            return GradedAnswer(result=result, error=line, attempt=kept)
-        return GradedAnswer(
-            result=result_for(job.question, graded),
-            transcript=graded.transcript or "",
-            assessment=assessment,
-            attempt=graded,
-        )
+            return self._failed(job, one_line(exc))
+        finally:
+            with self._lock:
+                self._in_flight.discard(job.attempt_id)
+
+    def _failed(self, job: DeferredAnswer, line: str) -> GradedAnswer:
+        """Note the error on the attempt, which stays recoverable."""
+        try:
+            kept: Attempt | None = self.store.update_attempt(job.attempt_id, error=line)
+        except Exception:
+            kept = None
+        if kept is not None:
+            result = result_for(job.question, kept)
+        else:
+            result = QuestionResult(
+                job.question.id, job.question.prompt, None, None, "recorded",
+                attempt_id=job.attempt_id,
+            )
+        return GradedAnswer(result=result, error=line, attempt=kept)
 
 
 __all__ = ["BackgroundGrader", "DeferredAnswer", "GradedAnswer"]
