@@ -102,7 +102,6 @@ class SessionEngine:
         self.attempt: Attempt | None = None
         """The current question's attempt, as last stored."""
         self.recording: Recording | None = None
-        self.transcript: Transcript | None = None
         self.assessment: Assessment | None = None
         """The last grade of the current answer."""
         self.on_graded: Callable[[GradedAnswer], None] | None = None
@@ -185,7 +184,6 @@ class SessionEngine:
             self.index += 1
             self.attempt = None
             self.recording = None
-            self.transcript = None
             self.assessment = None
             if self.index >= len(self.questions):
                 self.index = len(self.questions)
@@ -314,7 +312,6 @@ class SessionEngine:
                     )
                 return done.transcript
             self.attempt = answers.store_transcript(self.store, self.attempt, done)
-            self.transcript = done.transcript
             self._move(Phase.GRADING, "transcribe", allowed_from=(Phase.TRANSCRIBING,))
             return done.transcript
 
@@ -461,10 +458,8 @@ class SessionEngine:
     # -- recovery -----------------------------------------------------------------------
 
     def recover_interrupted(self) -> list[Attempt]:
-        """Attempts of this bank a crash left unfinished (states "recording",
-        "recorded" or "transcribed") with audio on disk, oldest first.
-        Answers this engine is still grading in the background are not
-        offered."""
+        """Attempts of this bank a crash left unfinished, with audio on disk,
+        oldest first; not those this engine is still grading in the background."""
         busy = self._background.busy() if self._background is not None else set()
         return interrupted_attempts(self.store, self.bank, busy=busy)
 
