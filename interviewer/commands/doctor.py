@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     report = Report()
     steps: list[Callable[[], None]] = [
+        lambda: check_torch(report),
         lambda: check_portaudio_and_devices(report, settings),
         lambda: check_speech(report, settings),
         lambda: check_model(report, build=not args.quick),
@@ -91,6 +92,87 @@ def run(args: argparse.Namespace) -> int:
         report.out("What to fix: nothing, all checks passed.")
     sys.stdout.flush()
     return 1 if report.failed else 0
+
+
+@dataclass(frozen=True)
+class TorchBuild:
+    """The installed PyTorch, read from its files without importing it."""
+
+    version: str
+    gpu: str | None
+    """The GPU platform of a GPU build ("CUDA 12.8", "ROCm 6.4"); None for the CPU build."""
+    gpu_bytes: int = 0
+    """Disk taken by the GPU libraries installed beside it (nvidia-*, triton)."""
+    gpu_packages: tuple[str, ...] = ()
+
+
+_VERSION_FIELD = r"^{}\s*(?::[^=\n]*)?=\s*(['\"])([^'\"]+)\1"
+
+
+def torch_build(dist=None, installed=None) -> TorchBuild | None:
+    """What ``torch.version`` would say, from ``torch/version.py`` (importing
+    torch takes seconds), or from the version's local label (``+cpu``,
+    ``+cu128``) when that file cannot be read; None when torch is missing."""
+    import importlib.metadata as md
+    import re
+
+    if dist is None:
+        try:
+            dist = md.distribution("torch")
+        except md.PackageNotFoundError:
+            return None
+    try:
+        text = Path(dist.locate_file("torch/version.py")).read_text(encoding="utf-8")
+    except OSError:
+        text = None
+    gpu = None
+    if text is not None:
+        for key, label in (("cuda", "CUDA"), ("hip", "ROCm")):
+            m = re.search(_VERSION_FIELD.format(key), text, re.M)
+            if m:
+                gpu = f"{label} {m.group(2)}"
+                break
+    else:
+        local = dist.version.partition("+")[2]
+        if m := re.fullmatch(r"cu(\d+)(\d)", local):
+            gpu = f"CUDA {m.group(1)}.{m.group(2)}"
+        elif local.startswith("rocm"):
+            gpu = f"ROCm {local[4:]}"
+    if gpu is None:
+        return TorchBuild(dist.version, None)
+    names, size = [], 0
+    for d in md.distributions() if installed is None else installed:
+        name = (d.metadata["Name"] or "").lower()
+        if name.startswith(("nvidia-", "pytorch-triton")) or name == "triton":
+            names.append(d.metadata["Name"])
+            for f in d.files or []:
+                try:
+                    size += Path(d.locate_file(f)).stat().st_size
+                except OSError:
+                    pass
+    return TorchBuild(dist.version, gpu, size, tuple(sorted(names)))
+
+
+def check_torch(report: Report, find: Callable[[], TorchBuild | None] = torch_build) -> None:
+    from interviewer.bootstrap import TORCH_CPU_INDEX
+
+    build = find()
+    if build is None:
+        report.fail("PyTorch: not installed; the speech model and the grader need it",
+                    "python3 -m interviewer.bootstrap run   (installs what is missing)")
+        return
+    if build.gpu is None:
+        report.ok(f"PyTorch: {build.version}, CPU build")
+        return
+    size = (f"{build.gpu_bytes / 1e9:.1f} GB" if build.gpu_bytes >= 1e9
+            else f"{build.gpu_bytes / 1e6:.0f} MB")  # fmt: skip
+    libs = f" with {size} of GPU libraries" if build.gpu_bytes else ""
+    fix = (f"{sys.executable} -m pip install --force-reinstall --no-deps --index-url "
+           f"{TORCH_CPU_INDEX} torch=={build.version.partition('+')[0]}+cpu")
+    if build.gpu_packages:
+        fix += f" && {sys.executable} -m pip uninstall -y {' '.join(build.gpu_packages)}"
+    report.warn(f"PyTorch: {build.version}, {build.gpu} build{libs}; the trainer computes on "
+                "the CPU only, so the GPU parts are disk space for nothing", fix)
 
 
 def check_portaudio_and_devices(report: Report, settings) -> None:
