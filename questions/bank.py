@@ -127,7 +127,9 @@ def validate_file(path: str | os.PathLike[str], curated: bool | None = None) -> 
     """Every error and warning for one bank file (never raises).
 
     ``curated`` adds the curated-bank checks (reference length 80-200 words);
-    by default they apply to files inside the shipped data folder.
+    by default they apply to files inside the shipped data folder. Phrasings
+    that the grader would read as one common word are reported as warnings
+    (see :mod:`questions.lint`).
     """
     return check_file(path, curated)[1]
 
@@ -140,7 +142,15 @@ def check_file(
     p = Path(path)
     if curated is None:
         curated = _is_shipped_path(p)
-    return _check_path(p, curated=curated)
+    bank, problems = _check_path(p, curated=curated)
+    if bank is not None:
+        from questions.lint import bank_warnings
+
+        problems = problems + [
+            Problem(str(p), w.line, f"{w.question}, {w.where}: {w.message}", warning=True)
+            for w in bank_warnings(bank)
+        ]
+    return bank, problems
 
 
 def parse_bank(
