@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv"
 STAMP = VENV / ".installed"
-BOOTSTRAP_VERSION = "4"
+BOOTSTRAP_VERSION = "5"
 
 TORCH_PIN = "torch==2.13.0"
 TORCH_CPU_PIN = TORCH_PIN + "+cpu"
@@ -56,16 +56,14 @@ NO_DEPS: dict[str, str] = {
 """Installed with ``pip --no-deps``, and why their declared dependencies are not needed."""
 
 LEFTOVERS = (
-    "sentence-transformers",
-    "transformers",
-    "scikit-learn",
-    "scipy",
-    "joblib",
-    "threadpoolctl",
-    "sympy",
-    "mpmath",
-    "networkx",
-)
+    # the sentence-transformers stack
+    "sentence-transformers", "transformers", "scikit-learn", "scipy", "joblib", "threadpoolctl",
+    "huggingface-hub", "hf-xet", "kernels", "httpx2", "httpcore2", "h11", "anyio", "click",
+    "typer", "shellingham", "annotated-doc", "pydantic", "pydantic-core", "annotated-types",
+    "typing-inspection", "narwhals", "cloudpickle", "tomlkit", "truststore",
+    # torch's declared dependencies
+    "sympy", "mpmath", "networkx", "jinja2", "markupsafe", "fsspec", "filelock",
+)  # fmt: skip
 """Installed by earlier versions of this script only as declared dependencies of
 ``NO_DEPS`` packages; removed from ``.venv`` when nothing installed requires them."""
 
@@ -251,18 +249,22 @@ _REVERSE_DEPS = """
 import importlib.metadata as md, json, re, sys
 canon = lambda n: re.sub(r"[-_.]+", "-", n).lower()
 leftovers, skip = set(json.loads(sys.argv[1])), set(json.loads(sys.argv[2]))
-installed, needed = set(), set()
+requires = {}
 for d in md.distributions():
-    name = canon(d.metadata["Name"] or "")
-    installed.add(name)
-    if name in leftovers or name in skip:
-        continue
+    names = set()
     for r in d.requires or []:
         if "extra" not in r.partition(";")[2]:
             m = re.match(r"\\s*([A-Za-z0-9][A-Za-z0-9._-]*)", r)
             if m:
-                needed.add(canon(m.group(1)))
-print(json.dumps(sorted((leftovers & installed) - needed)))
+                names.add(canon(m.group(1)))
+    requires[canon(d.metadata["Name"] or "")] = names
+unused = leftovers & set(requires)
+while True:
+    needed = set().union(*(r for n, r in requires.items() if n not in unused and n not in skip))
+    if not unused & needed:
+        break
+    unused -= needed
+print(json.dumps(sorted(unused)))
 """
 
 

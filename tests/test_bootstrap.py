@@ -194,15 +194,21 @@ def test_leftovers_go_only_when_nothing_needs_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     site = tmp_path / "site"
-    _dist(site, "app", "scipy>=1", "pytest ; extra == 'test'")
+    _dist(site, "app", "scipy>=1", "hub", "pytest ; extra == 'test'")
     _dist(site, "scipy")
     _dist(site, "scikit-learn", "scipy", "joblib")
     _dist(site, "joblib")
+    _dist(site, "hub", "httpx")  # kept for app, so what it needs stays too
+    _dist(site, "httpx", "h11")
+    _dist(site, "h11")
     _dist(site, "torch", "sympy", "networkx")  # torch's own declarations do not count
     _dist(site, "sympy", "mpmath")
     _dist(site, "mpmath")
-    monkeypatch.setattr(bootstrap, "LEFTOVERS", ("scipy", "scikit-learn", "joblib", "sympy",
-                                                 "mpmath", "transformers"))
+    monkeypatch.setattr(
+        bootstrap,
+        "LEFTOVERS",
+        ("scipy", "scikit-learn", "joblib", "hub", "httpx", "h11", "sympy", "mpmath", "absent"),
+    )
     # -S: only the fake site folder is searched for distributions
     py = tmp_path / "python"
     py.write_text(f"#!/bin/sh\nexec {sys.executable} -S \"$@\"\n")
