@@ -116,7 +116,7 @@ class _Encoder:
                 )
             )
         self.packed = False
-        self._pointwise = None
+        self._pointwise: Any = None
         if pack and dtype == torch.bfloat16:
             self._pack(torch)
 
