@@ -384,19 +384,49 @@ class SessionEngine:
             return None
         return max(0.0, limit - self._elapsed())
 
+    def keep_answer(self) -> int | None:
+        """Ending the session mid-answer keeps what was said: an answer being
+        recorded is stopped, one recorded but not transcribed yet is handed
+        to the background grader (``finish()`` waits for it), one
+        transcribed but not graded is graded. Returns
+        the attempt id handed over, or None (no answer open, or no speech in
+        it: stored as such at once). Call it when no
+        other step of this answer is running (the TUI's lock sees to that);
+        ``finish()`` calls it too."""
+        with self._lock:
+            if self.phase == Phase.GRADING and self.attempt is not None:
+                self.grade()  # transcribed, not graded yet
+                return None
+            if self.phase not in (Phase.LISTENING, Phase.TRANSCRIBING) or self.attempt is None:
+                return None
+            if self.phase == Phase.LISTENING:
+                try:
+                    self.stop_answer()
+                except AudioError:
+                    return None  # kept "recorded" with the error; offered for recovery
+            if self.recording is not None and not self.recording.speech_detected:
+                self.transcribe()  # no speech: stored as such without the recogniser
+                self.grade()
+                return None
+            return self.defer_answer()
+
     def finish(self, wait_s: float | None = None) -> SessionSummary:
-        """End the session (any phase) and summarise it. An answer being
-        recorded is stopped and kept as "skipped"; one recorded but not yet
-        transcribed stays "recorded" and is offered by ``recover_interrupted``.
-        Answers deferred to the background are waited for (at most ``wait_s``
-        seconds, ``DRAIN_TIMEOUT_S`` by default); those not graded by then
-        stay "recorded" and are listed in ``SessionSummary.ungraded``."""
+        """End the session (any phase) and summarise the questions answered.
+        An answer being recorded or waiting to be transcribed is kept and
+        graded (``keep_answer``); a question still being asked, with no
+        answer yet, is left out of the summary. Answers deferred to the
+        background are waited for (at most ``wait_s`` seconds,
+        ``DRAIN_TIMEOUT_S`` by default); those not graded by then stay
+        "recorded", are offered by ``recover_interrupted`` and are listed in
+        ``SessionSummary.ungraded``."""
         with self._lock:
             if self._summary is not None:
                 return self._summary
             if self.session is None:
                 raise IllegalTransition("cannot finish a session that never started")
-            if self.phase in (Phase.LISTENING, Phase.ASKING):
+            self.keep_answer()
+            asked_only = self.phase == Phase.ASKING and self.attempt is None
+            if self.phase == Phase.ASKING:
                 self._close_open_attempt("skipped")
             self._live.cancel()
             self.phase = Phase.DONE
@@ -408,6 +438,8 @@ class SessionEngine:
             if self._summary is None:
                 assert self.session is not None
                 reached = self.questions[: min(len(self.questions), self.index + 1)]
+                if asked_only and reached:
+                    reached = reached[:-1]  # asked, never answered: not part of the result
                 self._summary = close_session(
                     self.store, self.scheduler, self.session, self.config, reached,
                     self._attempts, ungraded=ungraded,

@@ -316,14 +316,16 @@ def test_rapid_uses_settings_limit_and_practice_has_none(store):
     assert practice.remaining_s() is None
 
 
-def test_finish_mid_answer_keeps_audio_and_is_idempotent(store):
+def test_finish_mid_answer_keeps_and_grades_what_was_said_and_is_idempotent(store):
     engine = make(store)
     engine.start()
     engine.next_question()
     attempt = engine.start_answer()
     s1 = engine.finish()
     assert engine.phase is Phase.DONE
-    assert store.get_attempt(attempt.id).state == "skipped"
+    row = store.get_attempt(attempt.id)
+    assert row.state == "graded" and row.transcript and Path(row.audio_path).exists()
+    assert [r.state for r in s1.results] == ["graded"] and s1.answered == 1
     assert engine.finish() is s1
     with pytest.raises(IllegalTransition):
         engine.next_question()
@@ -589,7 +591,7 @@ def test_a_failed_background_grade_is_reported_and_kept_for_recovery(store):
     assert store.get_attempt(first).state == "recorded"
     assert store.get_attempt(first).error == got[0].error
     assert summary.ungraded == (first,)
-    assert [r.state for r in summary.results] == ["recorded", "graded", "unanswered"]
+    assert [r.state for r in summary.results] == ["recorded", "graded"]  # the third: only asked
     assert [a.id for a in engine.recover_interrupted()] == [first]
 
 
@@ -703,3 +705,39 @@ def test_real_whisper_grades_a_rapid_round_in_the_background(whisper_tiny, tmp_p
     whisper = [row.extra["asr"]["elapsed_s"] for row in rows]
     print(f"hand-off {max(hand_offs) * 1000:.0f} ms; whisper per answer {whisper} s")
     assert max(hand_offs) < min(whisper), (hand_offs, whisper)
+
+
+@pytest.mark.parametrize("mode", ["practice", "rapid"])
+@pytest.mark.parametrize("phase", ["asking", "listening", "transcribing", "feedback"])
+def test_ending_in_any_phase_grades_what_was_said(store, mode, phase):
+    """The first question is answered; the session ends during the second."""
+    clock = FakeClock()
+    config = SessionConfig(mode=mode, bank="sample", count=3, seed=3)
+    engine = make(store, ports=Ports(FakeSpeaker(), FakeRecorder(),
+                                     FakeTranscriber(["an apple", "a banana"]), FakeGrader()),
+                  config=config, clock=clock)
+    engine.start()
+    engine.next_question()
+    engine.start_answer()
+    clock.advance(4)
+    engine.stop_answer()
+    engine.transcribe()
+    engine.grade()
+    engine.next_question()
+    if phase != "asking":
+        engine.start_answer()
+        clock.advance(3)
+    if phase in ("transcribing", "feedback"):
+        engine.stop_answer()
+    if phase == "feedback":
+        engine.transcribe()
+        engine.grade()
+    summary = engine.finish()
+    states = [r.state for r in summary.results]
+    if phase == "asking":
+        assert states == ["graded"]
+    else:
+        assert states == ["graded", "graded"] and summary.answered == 2
+        second = store.get_attempt(summary.results[1].attempt_id)
+        assert second.transcript == "a banana" and second.score is not None
+    assert summary.ungraded == () and not engine.recover_interrupted()

@@ -134,6 +134,9 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
         self._cancel_speech = threading.Event()
         self._skip_requested = False
         self._quitting = False
+        """The app is closing: an answer being recorded stays "recorded" for later."""
+        self._ending = False
+        """The person ended the session: the answer so far is graded, then the summary."""
         self._deferred = 0
         """Rapid rounds: answers handed to the background grader..."""
         self._graded_behind = 0
@@ -218,8 +221,9 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
             ports = loaded.ports if loaded is not None else None
             try:
                 engine = self.app.deps.engine_factory(self.config, ports)
-                if self.rapid:
-                    engine.on_graded = self._graded_behind_the_scenes
+                # rapid rounds defer every answer; any session defers the one
+                # it was ended in
+                engine.on_graded = self._graded_behind_the_scenes
                 self.engine = engine
                 info = engine.start()
             except Exception as exc:  # nothing due, no matching question, store error
@@ -287,6 +291,8 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
             recording = engine.stop_answer()
             if self._quitting:
                 return  # kept as "recorded": offered for transcription next time
+            if self._ending:
+                return  # ``finish`` grades it with the session's end
             self.post_message(
                 AnswerRecorded(
                     question.id,
@@ -304,6 +310,8 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
                 return
             transcript = engine.transcribe()
             self.post_message(TranscriptReady(question.id, transcript.text, transcript.elapsed_s))
+            if self._ending:
+                return  # ``finish`` grades it with the session's end
             assessment = engine.grade()
             self.post_message(self._scored(question, transcript.text, assessment, typed=False))
 
@@ -382,11 +390,19 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
 
     @work(thread=True, exclusive=True, group="iv-engine", exit_on_error=False)
     def finish(self) -> None:
+        """End the session now: the answer so far is graded (waiting for
+        it, with the others still in the background), then the summary."""
         with self._lock:
-            if self.engine is not None:
-                self._announce_wait()
-                self.engine.finish()  # ends the session row; answers so far are kept
-        self.app.call_from_thread(self.dismiss, None)
+            engine = self.engine
+            if engine is None or engine.session is None:
+                self.app.call_from_thread(self.dismiss, None)
+                return
+            question = engine.current
+            kept = engine.keep_answer()
+            if kept is not None and question is not None:
+                self.post_message(AnswerDeferred(question.id, kept))
+            self._announce_wait()
+            self.post_message(SessionFinished(engine.finish()))
 
     # -- rendering the messages ---------------------------------------------------
     def on_session_failed(self, message: SessionFailed) -> None:
@@ -412,6 +428,8 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
         self.state = UiState.SPEAKING
 
     def on_question_spoken(self, message: QuestionSpoken) -> None:
+        if self._ending:
+            return
         if message.notice and not self.forced_typed:
             self.notify(message.notice, severity="warning", timeout=5)
         self.state = UiState.READY
@@ -495,6 +513,8 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
             return
         self.query_one(Countdown).stop()
         self.results.append(message)
+        if self._ending:
+            return  # the summary follows
         if self.rapid:
             percent = message.assessment.percent
             self.notify(f"{'—' if percent is None else percent}/100", timeout=2)
@@ -526,6 +546,7 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
                 lambda _: self.advance(),
             )
         elif choice == "end":
+            self._ending = True
             self.finish()
         else:
             self.advance()
@@ -548,6 +569,8 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
         self.query_one(Countdown).start(self.config.time_limit_s)
 
     def action_toggle_answer(self) -> None:
+        if self._ending:
+            return
         if self.state is UiState.READY:
             self.state = UiState.STARTING
             self.listen()
@@ -622,10 +645,14 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
 
         def done(yes: bool | None) -> None:
             if yes:
-                self._quitting = True  # an answer being recorded is kept for later
+                self._ending = True  # the answer so far is graded, then the summary
                 self._cancel_speech.set()
                 self._stop.set()
+                self.query_one(Countdown).stop()
+                self.state = UiState.WAITING
                 self.finish()
 
-        self.app.push_screen(ConfirmDialog("End this session? Answers so far are kept."), done)
+        self.app.push_screen(
+            ConfirmDialog("End this session? What you said so far is graded and kept."), done
+        )
 
