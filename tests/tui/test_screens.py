@@ -181,3 +181,40 @@ def test_a_settings_file_with_an_unusable_beam_width_keeps_the_rest(tmp_path):
     assert load_settings(path).beam_size == 5
     path.write_text('{"beam_size": 2}', encoding="utf-8")
     assert load_settings(path).beam_size == 2
+
+
+def test_the_time_field_follows_the_mode_unless_the_person_changed_it(tmp_path):
+    rig = build(tmp_path)  # rapid_answer_s 45, max_answer_s 180 (the default)
+
+    async def start(pilot, key):
+        await pilot.press(key)
+        await wait_for(pilot, lambda: isinstance(rig.app.screen, InterviewScreen))
+        config = rig.app.screen.config
+        rig.app.screen.dismiss(None)
+        await wait_for(pilot, lambda: isinstance(rig.app.screen, HomeScreen))
+        return config
+
+    async def scenario():
+        async with rig.run_test(size=SIZE) as pilot:
+            await wait_idle(pilot, rig.app)
+            home = rig.app.screen
+            rapid = await start(pilot, "f")  # straight from the home screen
+            assert (rapid.time_limit_s, rapid.count) == (45.0, 3)
+            practice = await start(pilot, "p")
+            assert (practice.time_limit_s, practice.count) == (180.0, 2)
+            home.query_one("#mode-rapid").value = True
+            await pilot.pause()
+            assert home.query_one("#seconds").value == "45"
+            assert home.query_one("#count").value == "3"
+            home.query_one("#mode-practice").value = True
+            await pilot.pause()
+            assert home.query_one("#seconds").value == "180"
+            home.query_one("#seconds").value = "60"  # the person's own value is kept
+            home.query_one("#mode-rapid").value = True
+            await pilot.pause()
+            assert home.query_one("#seconds").value == "60"
+            assert home.query_one("#count").value == "3"
+            assert (await start(pilot, "f")).time_limit_s == 60.0
+            assert (await start(pilot, "p")).time_limit_s == 60.0
+
+    asyncio.run(scenario())

@@ -28,7 +28,12 @@ MODES = ("practice", "rapid", "due")
 
 
 class HomeScreen(ReportsWorkerErrors, Screen[None]):
-    """The first screen: pick a session and start it."""
+    """The first screen: pick a session and start it.
+
+    The question count and the seconds per answer follow the chosen mode
+    (rapid-fire: ``rapid_count`` and ``rapid_answer_s``; otherwise
+    ``session_count`` and ``max_answer_s``) until the person types a value
+    of their own, which is then kept whatever the mode."""
 
     BINDINGS = [
         Binding("s", "start", "Start"),
@@ -67,6 +72,24 @@ class HomeScreen(ReportsWorkerErrors, Screen[None]):
                 yield ProgressBar(total=1.0, show_eta=False, id="load-bar")
         yield Footer()
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._filled: dict[str, str] = {}
+        """What the screen last wrote into each mode-dependent field."""
+
+    def _mode_default(self, field: str, mode: str) -> str:
+        settings = self.app.settings
+        rapid = mode == "rapid"
+        if field == "count":
+            return str(settings.rapid_count if rapid else settings.session_count)
+        return str(int(settings.rapid_answer_s if rapid else settings.max_answer_s))
+
+    def _field(self, field: str, mode: str) -> str:
+        """The field's value when the person typed one, else the mode's default."""
+        value = self.query_one(f"#{field}", Input).value
+        filled = self._filled.get(field, self._mode_default(field, "practice"))
+        return self._mode_default(field, mode) if value == filled else value
+
     def on_mount(self) -> None:
         self._show_load(self.app.ports_state.step, self.app.ports_state.fraction)
         self.refresh_today()
@@ -104,16 +127,19 @@ class HomeScreen(ReportsWorkerErrors, Screen[None]):
     # -- actions -------------------------------------------------------------
     def _config(self, mode: str) -> SessionConfig:
         topics = tuple(self.query_one("#topics", SelectionList).selected)
-        count = _int(self.query_one("#count", Input).value, self.app.settings.session_count)
-        seconds = _float(self.query_one("#seconds", Input).value, None)
+        rapid = mode == "rapid"
+        settings = self.app.settings
+        count = _int(self._field("count", mode),
+                     settings.rapid_count if rapid else settings.session_count)
+        seconds = _float(self._field("seconds", mode), None)
         bank = self.app.deps.bank.name
-        if mode == "rapid":
+        if rapid:
             return SessionConfig(
                 mode="rapid",
                 bank=bank,
                 count=count,
                 topics=topics,
-                time_limit_s=seconds or self.app.settings.rapid_answer_s,
+                time_limit_s=seconds or settings.rapid_answer_s,
             )
         if mode == "due":  # only the questions the schedule says are due
             return SessionConfig(mode="review", bank=bank, count=count, topics=topics,
@@ -123,14 +149,12 @@ class HomeScreen(ReportsWorkerErrors, Screen[None]):
 
     @on(RadioSet.Changed, "#mode")
     def _mode_changed(self, event: RadioSet.Changed) -> None:
-        settings = self.app.settings
-        rapid = event.index == 1
-        self.query_one("#count", Input).value = str(
-            settings.rapid_count if rapid else settings.session_count
-        )
-        self.query_one("#seconds", Input).value = str(
-            int(settings.rapid_answer_s if rapid else settings.max_answer_s)
-        )
+        mode = MODES[max(event.index, 0)]
+        for field in ("count", "seconds"):
+            value = self._field(field, mode)
+            if value == self._mode_default(field, mode):  # not the person's own
+                self.query_one(f"#{field}", Input).value = value
+                self._filled[field] = value
 
     @on(Button.Pressed, "#start")
     @on(Input.Submitted)
