@@ -390,11 +390,13 @@ def cmd_test(argv: list[str]) -> int:
     steps: list[tuple[str, list[str]]] = [
         ("lint (ruff)", [str(bindir / "ruff"), "check", "interviewer", "questions", "audio", "tests"]),
         ("layers (import-linter)", [str(bindir / "lint-imports")]),
+        ("types (mypy)", [str(py), "-m", "mypy"]),
         ("tests (pytest)", [str(py), "-m", "pytest", *argv]),
     ]
     bench_flag = ["--quick"] if quick else []
     for mod in (
         "tests.benchmarks.grading",
+        "tests.benchmarks.keypoints",
         "tests.benchmarks.feedback_latency",
         "tests.benchmarks.install_footprint",
     ):

@@ -73,7 +73,7 @@ CONTRADICTION_FACTOR = 0.2
 """Similarity kept by a key-point window whose matched words have the opposite polarity."""
 MISCONCEPTION_AT = 0.8
 """Similarity at which a misconception counts as stated."""
-MIX_KEYPOINTS = 0.7
+MIX_KEYPOINTS = 0.75
 """Share of the rubric's key points in the recall when the rubric is explicit
 (the rest is the alignment with the whole reference)."""
 MIX_CONTRAST = 0.1
@@ -398,7 +398,7 @@ def _antonym_pairs(vocab: tuple[str, ...], awords: tuple[str, ...]) -> list[tupl
     cols: dict[str, list[int]] = {}
     for c, w in enumerate(awords):
         cols.setdefault(w, []).append(c)
-    out = []
+    out: list[tuple[int, int]] = []
     for v, w in enumerate(vocab):
         for opposite in nz.ANTONYMS.get(w, ()):
             out.extend((v, c) for c in cols.get(opposite, ()))
@@ -483,11 +483,11 @@ class _Context:
                     if r is not None:
                         sim[r, c] = sim[r, c + 1] = 1.0
         self._lexical[text] = sim
-        return sim
+        return np.asarray(sim)
 
     def polarity_flip(self, text: str) -> np.ndarray:
         un = np.asarray(self.rub.units[text].negated, bool)[:, None]
-        return un != self.neg[None, :]
+        return np.asarray(un != self.neg[None, :])
 
 
 @dataclass(frozen=True)
@@ -655,6 +655,7 @@ class _Spans:
     negated: np.ndarray
     rows: tuple[np.ndarray, ...]
     """Per span: its columns among the answer's content words."""
+    sentences: tuple[meaning.Span, ...] = ()
 
     @staticmethod
     def of(ctx: _Context) -> _Spans:
@@ -671,7 +672,12 @@ class _Spans:
             ).astype(np.float32)
             vectors = meaning.pooled(a.vectors, w, rows)
         return _Spans(
-            spans, tuple(meaning.clauses(a.text, a.toks)), vectors, negated, tuple(rows)
+            spans,
+            tuple(meaning.clauses(a.text, a.toks)),
+            vectors,
+            negated,
+            tuple(rows),
+            tuple(meaning.sentences(a.text, a.toks)),
         )
 
     def best(self, ctx: _Context, texts: Sequence[str]) -> tuple[float, int]:
@@ -740,6 +746,17 @@ class _Spans:
             return meaning.Span(first, last + 1)
         return meaning.Span(inside[0].start, inside[-1].end)
 
+    def sentence_of(self, span: meaning.Span) -> int:
+        """The index of the span that is the sentence holding ``span`` (-1 when
+        that sentence is too long to be a span)."""
+        for s in self.sentences:
+            if s.start <= span.start and s.end >= span.end:
+                return next(
+                    (k for k, x in enumerate(self.spans) if x.start == s.start and x.end == s.end),
+                    -1,
+                )
+        return -1
+
     def index_of(self, span: meaning.Span) -> int:
         """The index of the span that best covers ``span`` (same or smallest superset)."""
         best, at = None, -1
@@ -784,13 +801,16 @@ def _missing_words(ctx: _Context, text: str) -> str:
     return "; ".join(" ".join(r) for r in runs[:3])
 
 
-KP_WEIGHTS = (7.4, 4.0, 7.8)
-KP_BIAS = -7.9
+KP_WEIGHTS = (5.5, 11.91, 6.16)
+KP_BIAS = -10.25
 """Logistic combination of a key point's three signals (word match, span
 meaning, specificity; see :func:`_judge_key_point`), fitted on the labelled
 development answers by cross-validation grouped by question."""
-KP_COVERED, KP_PARTIAL = 0.5, 0.2
+KP_COVERED, KP_PARTIAL = 0.4, 0.2
 """Probability of "the point was said" at which it counts as covered / partial."""
+KP_CREDIT = (0.2, 0.5)
+"""Probability mapped linearly to the point's credit 0..1 (curated rubrics):
+a partial point earns part of its weight."""
 
 
 def _judge_key_point(
@@ -890,17 +910,24 @@ def _judge_misconception(
     mu = rub.units[mc.text]
     share = float(np.mean(mu.negated)) if mu.content else 0.0
     true = [t for t in (mc.correction, *truths) if t]
+    def margin(k: int) -> float:
+        to_truth = max((spans.closeness(ctx, k, t) for t in true), default=0.0)
+        return spans.closeness(ctx, k, mc.text) - to_truth
+
     for k in dict.fromkeys(candidates):
         if abs(float(spans.negated[k]) - share) > NEGATION_GAP:
             continue
-        to_mc = spans.closeness(ctx, k, mc.text)
-        if to_mc < MC_CLOSE_AT:
+        if spans.closeness(ctx, k, mc.text) < MC_CLOSE_AT or margin(k) < MC_MARGIN:
             continue
-        to_truth = max((spans.closeness(ctx, k, t) for t in true), default=0.0)
-        if to_mc - to_truth >= MC_MARGIN:
-            return MisconceptionResult(
-                mc.text, mc.correction, float(mc.penalty), _evidence(ctx.a, spans.spans[k])
-            )
+        # a clause cut from its sentence can drop the qualifier that makes it
+        # true ("keeps adding tokens | until the total passes p"): the whole
+        # sentence must lean towards the misconception too
+        sent = spans.sentence_of(spans.spans[k])
+        if sent >= 0 and sent != k and margin(sent) <= 0:
+            continue
+        return MisconceptionResult(
+            mc.text, mc.correction, float(mc.penalty), _evidence(ctx.a, spans.spans[k])
+        )
     return None
 
 
@@ -938,7 +965,7 @@ def _grade(
         others = [t for o in key_points if o is not kp for t in (o.text, *o.examples)]
         r = _judge_key_point(ctx, kp, spans, others, signals)
         results.append(r)
-        lo, hi = (KP_PARTIAL, KP_COVERED + 0.2) if spans is not None else (CREDIT_LOW, CREDIT_HIGH)
+        lo, hi = KP_CREDIT if spans is not None else (CREDIT_LOW, CREDIT_HIGH)
         kp_credits.append((float(kp.weight), _ramp(r.similarity, lo, hi)))
     total_w = sum(w for w, _ in kp_credits) or 1.0
     kp_credit = sum(w * c for w, c in kp_credits) / total_w if kp_credits else 0.0
@@ -971,7 +998,7 @@ def _grade(
     # misconceptions
     truths = [t for kp in key_points for t in (kp.text, *kp.examples)]
     found = [
-        r for mc in misconceptions if (r := _judge_misconception(ctx, mc, spans, truths))
+        m for mc in misconceptions if (m := _judge_misconception(ctx, mc, spans, truths))
     ]
     penalty = sum(m.penalty for m in found)
     choice = _wrong_choice(reference, a_toks) if reference else None

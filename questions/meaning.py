@@ -25,7 +25,8 @@ _SENTENCE_END = re.compile(r"[.;!?]")
 _CLAUSE_END = re.compile(r"[,:()\u2014\u2013]| - ")
 
 CLAUSE_OPENERS = frozenset(
-    "but because whereas although though while which so instead unlike since then".split()
+    "but because whereas although though while which so instead unlike since then until "
+    "unless".split()
 )
 """Words that open a new clause when no comma was written before them."""
 MIN_CLAUSE_WORDS = 4
@@ -36,6 +37,10 @@ MAX_SPAN_WORDS = 45
 """Longest span compared as a whole."""
 SPAN_CLAUSES = 3
 """Most neighbouring clauses joined into one span."""
+PART_WORDS = 8
+"""A clause longer than twice this is also read in overlapping parts of this
+length: one clause can state two key points ("merges the most frequent pair
+into a new token until the vocabulary reaches its size")."""
 
 
 @dataclass(frozen=True)
@@ -112,11 +117,16 @@ def spans(text: str, toks: Sequence[nz.Token]) -> list[Span]:
     for s in sentences(text, toks):
         if len(s) <= MAX_SPAN_WORDS:
             seen.setdefault((s.start, s.end), s)
+    step = PART_WORDS // 2
+    for c in cl:
+        if len(c) > 2 * PART_WORDS:
+            for a in range(c.start, c.end - PART_WORDS + 1, step):
+                seen.setdefault((a, a + PART_WORDS), Span(a, a + PART_WORDS))
     return sorted(seen.values(), key=lambda s: (s.start, s.end))
 
 
 def pooled(
-    vectors: np.ndarray, weights: np.ndarray, rows: Sequence[Sequence[int]]
+    vectors: np.ndarray, weights: np.ndarray, rows: Sequence[Sequence[int] | np.ndarray]
 ) -> np.ndarray:
     """Unit vectors of weighted means of ``vectors``' rows, one per row list
     (a zero vector for an empty list)."""

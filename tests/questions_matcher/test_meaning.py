@@ -22,7 +22,8 @@ def test_clauses_follow_punctuation_and_clause_openers():
     )
     got = [_words(text, c) for c in meaning.clauses(text, nz.tokens(text))]
     assert got == [
-        "so basically top p keeps the likeliest tokens until they add up to p",
+        "so basically top p keeps the likeliest tokens",
+        "until they add up to p",
         "top k keeps a fixed number",
         "because it ignores the shape",
     ]
