@@ -39,9 +39,13 @@ QUESTION_KEYS = (
     "key_point",
     "misconception",
 )
-KEY_POINT_KEYS = ("text", "weight", "phrasings", "examples")
+KEY_POINT_KEYS = ("text", "weight", "probe", "phrasings", "examples")
 MISCONCEPTION_KEYS = ("text", "phrasings", "correction", "penalty")
 TOP_KEYS = ("bank", "question")
+MAX_PROBE_WORDS = 30
+"""A key point's probe longer than this is an error."""
+PROBE_WORDS = (6, 20)
+"""The length a probe should have (a warning outside it)."""
 
 Table = dict[str, Any]
 """A TOML table as ``tomllib`` returns it."""
@@ -85,6 +89,40 @@ def _is_number(value: object) -> bool:
 
 def _words(text: str) -> int:
     return len(text.split())
+
+
+def plain_words(text: str) -> list[str]:
+    """``text`` lower-cased as a list of words, punctuation dropped: an
+    apostrophe joins ("model's" -> "models"), any other symbol separates
+    ("content-free" -> "content", "free")."""
+    text = text.lower().replace("\u2019", "").replace("'", "")
+    return re.findall(r"[^\W_]+", text)
+
+
+def _contains_words(words: list[str], part: list[str]) -> bool:
+    n = len(part)
+    return n > 0 and any(words[i : i + n] == part for i in range(len(words) - n + 1))
+
+
+def probe_giveaway(probe: str, phrasings: tuple[str, ...] | list[str]) -> str | None:
+    """The first of ``phrasings`` that ``probe`` contains as a run of whole
+    words (compared lower-cased, punctuation dropped), else None: a probe
+    that says one of its point's phrasings gives the point away."""
+    words = plain_words(probe)
+    for phrasing in phrasings:
+        if _contains_words(words, plain_words(phrasing)):
+            return phrasing
+    return None
+
+
+def probe_problem(probe: str) -> str | None:
+    """What is wrong with the form of a (non-empty) probe, else None."""
+    n = _words(probe)
+    if n > MAX_PROBE_WORDS:
+        return f"has {n} words (at most {MAX_PROBE_WORDS}: one short spoken question)"
+    if not probe.endswith("?"):
+        return 'must be a question ending with "?"'
+    return None
 
 
 class BankChecker:
@@ -343,10 +381,40 @@ class BankChecker:
                     weight = float(value)
             phrasings = self.string_list(kp, "phrasings", at, what)
             examples = self.string_list(kp, "examples", at, what)
+            probe = self.check_probe(kp, at, what, phrasings)
             out.append(
-                KeyPoint(text=text or "", weight=weight, phrasings=phrasings, examples=examples)
+                KeyPoint(
+                    text=text or "",
+                    weight=weight,
+                    phrasings=phrasings,
+                    examples=examples,
+                    probe=probe,
+                )
             )
         return tuple(out)
+
+    def check_probe(self, kp: Table, at: TablePos, what: str, phrasings: tuple[str, ...]) -> str:
+        """The key point's follow-up question ("" when it has none)."""
+        probe = self.text_field(kp, "probe", at, what, required=False)
+        if probe is None:
+            return ""
+        line = at.line_of("probe")
+        problem = probe_problem(probe)
+        if problem is not None:
+            self.error(line, f"'probe' of {what} {problem}")
+            return ""
+        said = probe_giveaway(probe, phrasings)
+        if said is not None:
+            self.error(
+                line,
+                f"'probe' of {what} gives the point away: it contains the phrasing {said!r}",
+            )
+            return ""
+        n = _words(probe)
+        lo, hi = PROBE_WORDS
+        if not lo <= n <= hi:
+            self.warn(line, f"'probe' of {what} has {n} words (a spoken probe: {lo}-{hi})")
+        return probe
 
     def check_misconceptions(
         self, table: Table, where: TablePos, label: str

@@ -3,8 +3,8 @@
 ``import_markdown`` reads an article made of numbered question headings
 (``## 1. ...``, ``### 30. ...``) each followed by an ``**Answer:**``
 paragraph, and derives a draft rubric for every question: 3-7 key points
-with phrasings, an id, topics and recogniser terms. The result is a starting
-point for curation, not a finished bank.
+with phrasings and a follow-up probe, an id, topics and recogniser terms.
+The result is a starting point for curation, not a finished bank.
 
 Which headings are questions is decided by two rules, never by a count: the
 numbers must continue the sequence 1, 2, 3, ... and (when the article marks
@@ -24,7 +24,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from questions.bank_check import MAX_KEY_POINTS, MIN_KEY_POINTS
+from questions.bank_check import MAX_KEY_POINTS, MIN_KEY_POINTS, probe_giveaway, probe_problem
 from questions.model import Bank, KeyPoint, Question
 from questions.toml_writer import bank_to_toml, toml_multiline, toml_string
 
@@ -437,20 +437,26 @@ def _content_words(text: str) -> list[str]:
     ]
 
 
-def _phrases(text: str, limit: int = 3) -> list[str]:
-    """Runs of 2-4 content words (noun-phrase-like chunks) from ``text``."""
+def _runs(text: str) -> list[list[str]]:
+    """The runs of consecutive content words of ``text``, as written."""
     runs: list[list[str]] = []
     run: list[str] = []
     for token in re.findall(r"[A-Za-z0-9][A-Za-z0-9'’-]*|[^\sA-Za-z0-9]", text):
         low = token.lower()
         if re.match(r"[a-z0-9]", low) and low not in STOPWORDS and len(low) > 1:
-            run.append(low)
+            run.append(token)
         else:
             if run:
                 runs.append(run)
             run = []
     if run:
         runs.append(run)
+    return runs
+
+
+def _phrases(text: str, limit: int = 3) -> list[str]:
+    """Runs of 2-4 content words (noun-phrase-like chunks) from ``text``."""
+    runs = [[w.lower() for w in r] for r in _runs(text)]
     chunks = [" ".join(r[:4]) for r in runs if len(r) >= 2]
     chunks.sort(key=lambda c: -len(c.split()))
     out: list[str] = []
@@ -524,6 +530,61 @@ def _finish_sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
+PROBE_LEAD = "Can you say more about the"
+PROBE_FALLBACKS = (
+    "What else would you add to your answer on this?",
+    "Is there anything important you would add to that answer?",
+)
+
+
+_NOUN_ENDING = re.compile(
+    r"(tion|sion|ment|ness|ity|ance|ence|ency|ure|ism|ics|ogy|ship|age|er|or|ist|al)s?$"
+)
+_NOT_NOUN = re.compile(r"(ly|ing|ed|ful|ive|ous|able|ible)$")
+NOT_NOUNS = frozenset(
+    """since whose crucial based related essential important vital particularly
+    achieved optimal typically often generally directly""".split()
+)
+
+
+def _nounish(word: str) -> bool:
+    """Whether ``word`` can head a noun phrase (a guess from its ending)."""
+    low = word.lower()
+    return low not in NOT_NOUNS and not _NOT_NOUN.search(low)
+
+
+def _probe(text: str, phrasings: tuple[str, ...], prompt: str) -> str:
+    """A plain follow-up question for a key point, "Can you say more about
+    the <noun phrase>?", that never says one of the point's phrasings (the
+    rule ``bank validate`` applies). The noun phrase is the last one or two
+    words of a run of content words of the point (English noun phrases end in
+    their head noun), preferring a head with a noun's ending and words the
+    question does not already use."""
+    prompt_words = set(_content_words(prompt))
+    candidates: list[tuple[int, int, int, str]] = []
+    for position, run in enumerate(_runs(text)):
+        words = [w for w in run if not w.isdigit()]
+        for size in (2, 1):
+            if len(words) < size:
+                continue
+            tail = [w if w.isupper() else w.lower() for w in words[-size:]]
+            if not all(_nounish(w) for w in tail):
+                continue
+            if size == 2 and re.search(r"[^su]s$", tail[0]):
+                continue  # a modifier is singular: "model weights", not "model mimics"
+            head = 0 if tail[-1].isupper() or _NOUN_ENDING.search(tail[-1]) else 1
+            fresh = sum(w.lower() not in prompt_words for w in tail)
+            candidates.append((head, -fresh, position * 2 + (2 - size), " ".join(tail)))
+    for *_, phrase in sorted(candidates):
+        probe = f"{PROBE_LEAD} {phrase}?"
+        if probe_problem(probe) is None and probe_giveaway(probe, phrasings) is None:
+            return probe
+    for probe in PROBE_FALLBACKS:
+        if probe_giveaway(probe, phrasings) is None:
+            return probe
+    return ""
+
+
 def _key_point(text: str, term: str | None, acronyms: dict[str, str], prompt: str) -> KeyPoint:
     """A key point from a sentence (or a bold-term bullet). Its phrasings are
     the term, acronyms <-> expansions not already in the question (those would
@@ -545,7 +606,9 @@ def _key_point(text: str, term: str | None, acronyms: dict[str, str], prompt: st
         p = p.strip(" .,:;")
         if p and p.lower() not in (c.lower() for c in clean) and len(p.split()) <= 6:
             clean.append(p)
-    return KeyPoint(text=_finish_sentence(text), weight=1.0, phrasings=tuple(clean[:6]))
+    text = _finish_sentence(text)
+    kept = tuple(clean[:6])
+    return KeyPoint(text=text, weight=1.0, phrasings=kept, probe=_probe(text, kept, prompt))
 
 
 def _derive_key_points(
@@ -594,14 +657,23 @@ def _derive_key_points(
             seen.add(p.text.lower())
             unique.append(p)
     fillers = [
-        f"The answer addresses: {prompt}",
-        "It gives a concrete example.",
-        "It names a limitation or trade-off.",
+        (
+            f"The answer addresses: {prompt}",
+            "How would you answer the question in a sentence or two?",
+        ),
+        ("It gives a concrete example.", "Can you walk me through a concrete case of this?"),
+        (
+            "It names a limitation or trade-off.",
+            "Where does this fall short, and what does it cost?",
+        ),
     ]
-    for text in fillers:
+    for text, probe in fillers:
         if len(unique) >= MIN_KEY_POINTS:
             break
-        unique.append(KeyPoint(text=text, phrasings=tuple(_phrases(prompt))))
+        phrasings = tuple(_phrases(prompt))
+        if probe_giveaway(probe, phrasings) is not None:
+            probe = _probe(text, phrasings, prompt)
+        unique.append(KeyPoint(text=text, phrasings=phrasings, probe=probe))
     return tuple(unique[:MAX_KEY_POINTS])
 
 

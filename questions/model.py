@@ -28,6 +28,11 @@ class KeyPoint:
     """Whole sentences that state the idea the way a person might say it
     ("accept answers like ..."): the matcher compares their meaning with each
     clause of the answer."""
+    probe: str = ""
+    """A short spoken follow-up question (one sentence ending in "?") that the
+    interviewer asks when this point was missed: it invites the point without
+    naming it, so it never contains one of the point's ``phrasings``.
+    Empty when the bank gives none."""
 
 
 @dataclass(frozen=True)

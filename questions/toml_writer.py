@@ -99,6 +99,8 @@ def _question_toml(q: Question) -> list[str]:
         lines += ["", "  [[question.key_point]]", f"  text = {toml_string(kp.text)}"]
         if kp.weight != 1.0:
             lines.append(f"  weight = {_toml_float(kp.weight)}")
+        if kp.probe:
+            lines.append(f"  probe = {toml_string(kp.probe)}")
         if kp.phrasings:
             lines.append(f"  phrasings = {_toml_list(kp.phrasings)}")
         if kp.examples:
