@@ -2,13 +2,18 @@
 repeated words. Pure functions on a transcript (no I/O, no heavy imports).
 
 Inputs are the transcript text, its timed segments (``audio.results.Segment``
-or ``(start, end, text)`` triples) and, when available, the pauses the voice
-activity detector found (more precise than the gaps between segments).
+or ``(start, end, text)`` triples) and, when available, the speech the voice
+activity detector found (``speech``: its (start, end) segments). Timing comes
+from the detector whenever it is given: the recogniser's segment times are
+not where the words are (whisper starts its first segment seconds before the
+first word after a silence, so a pause before answering was counted as slow
+speech). The segments are the fallback when there is no detector output.
 
 Defaults (all in ``DeliveryThresholds``):
 
 * pace: words per minute over *speaking time*, i.e. from the first to the last
-  word minus every pause of 3 s or more (thinking time is not pace). A
+  word minus the thinking time in every pause of 3 s or more (all of it but
+  the first second, the break a sentence end takes anyway). A
   comfortable interview pace is 120-160 wpm; answers under 10 words get no
   pace;
 * fillers: um, uh, er, erm, hmm, "you know", "I mean", and "like"/"so" only
@@ -20,6 +25,9 @@ Defaults (all in ``DeliveryThresholds``):
 * hedges: maybe, I think, sort of, kind of (not "what kind of"), probably,
   I guess;
 * long pauses: silences of 1 s or more inside the answer;
+* time to first word: the silence before the answer starts (the detector's
+  first speech); from 5 s on a gentle note says that interviewers notice a
+  long silence and that saying you are thinking fills it;
 * repeated words: the same word twice in a row ("the the"), except pairs that
   are often grammatical ("that that", "had had").
 
@@ -60,12 +68,18 @@ class DeliveryThresholds:
     """Beyond the range by more than this is "too fast"/"too slow", else "a little"."""
     min_words_for_pace: int = 10
     excluded_pause_s: float = 3.0
-    """Pauses at least this long do not count as speaking time."""
+    """Pauses at least this long are thinking time, not speaking time..."""
+    kept_of_long_pause_s: float = 1.0
+    """...except their first second, the break between two sentences that a
+    pause for thought replaces (so cutting a pause into an answer at a
+    sentence end leaves its pace as it was)."""
     long_pause_s: float = 1.0
     """Pauses at least this long are reported."""
     filler_per_100_words: float = 3.0
     """More fillers than this per 100 words earns a note."""
     hedge_per_100_words: float = 3.0
+    first_word_note_s: float = 5.0
+    """A silence this long or longer before the first word earns a note."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +99,10 @@ class Delivery:
     repeats: tuple[str, ...] = ()
     """Each repetition found, e.g. "the the"."""
     notes: tuple[str, ...] = ()
+    first_word_s: float | None = None
+    """Seconds of silence before the first word (voice activity), None when unknown."""
+    timing: str = "segments"
+    """Where the times come from: "voice activity" or the recogniser's "segments"."""
     thresholds: DeliveryThresholds = field(default_factory=DeliveryThresholds)
 
     @property
@@ -286,20 +304,27 @@ def speaking_time(
     pauses: Iterable[tuple[float, float]] | None = None,
     excluded_pause_s: float = 3.0,
     duration_s: float | None = None,
+    kept_of_long_pause_s: float = 0.0,
 ) -> float:
     """Seconds from the first to the last word, minus pauses of at least
-    ``excluded_pause_s``. Without segments, ``duration_s`` (or 0)."""
+    ``excluded_pause_s`` (all of each but ``kept_of_long_pause_s``).
+    Without segments, ``duration_s`` (or 0)."""
     triples = _as_triples(segments)
     if not triples:
         return max(0.0, duration_s or 0.0)
     first, last = triples[0][0], max(e for _, e, _ in triples)
     gaps = list(pauses) if pauses is not None else _gaps(triples)
     skipped = sum(
-        min(e, last) - max(s, first)
+        max(0.0, min(e, last) - max(s, first) - kept_of_long_pause_s)
         for s, e in gaps
         if e - s >= excluded_pause_s and min(e, last) > max(s, first)
     )
     return max(0.0, last - first - skipped)
+
+
+def _voice(speech: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Voice-activity segments, sorted, empty ones dropped."""
+    return sorted((float(s), float(e)) for s, e in speech if float(e) > float(s))
 
 
 # --- the assessment ----------------------------------------------------------
@@ -311,15 +336,29 @@ def assess_delivery(
     pauses: Iterable[tuple[float, float]] | None = None,
     duration_s: float | None = None,
     thresholds: DeliveryThresholds | None = None,
+    speech: Iterable[tuple[float, float]] | None = None,
 ) -> Delivery:
-    """Delivery metrics of an answer. ``pauses`` (from voice activity) take
-    precedence over the gaps between segments; ``duration_s`` is used for the
-    pace when there are no segments."""
+    """Delivery metrics of an answer. ``speech`` (voice activity: (start,
+    end) of each stretch of speech) gives the speaking time, the pauses and
+    the time to the first word; without it, ``pauses`` (also from voice
+    activity) take precedence over the gaps between segments and
+    ``duration_s`` is used for the pace when there are no segments."""
     th = thresholds or DeliveryThresholds()
     triples = _as_triples(segments)
-    pause_list = [(float(s), float(e)) for s, e in pauses] if pauses is not None else None
+    voiced = _voice(speech) if speech is not None else []
+    first_word: float | None = None
+    timing = "segments"
+    if voiced:
+        pause_list: list[tuple[float, float]] | None = _gaps([(s, e, "") for s, e in voiced])
+        triples = [(voiced[0][0], max(e for _, e in voiced), "")]
+        first_word = round(voiced[0][0], 2)
+        timing = "voice activity"
+    else:
+        pause_list = [(float(s), float(e)) for s, e in pauses] if pauses is not None else None
     words = count_words(text)
-    spoken = speaking_time(triples, pause_list, th.excluded_pause_s, duration_s)
+    spoken = speaking_time(
+        triples, pause_list, th.excluded_pause_s, duration_s, th.kept_of_long_pause_s
+    )
     wpm = None
     if words >= th.min_words_for_pace and spoken > 0:
         wpm = round(words * 60.0 / spoken, 1)
@@ -340,6 +379,8 @@ def assess_delivery(
         hedges=hedges,
         long_pauses=long_pauses,
         repeats=repeats,
+        first_word_s=first_word,
+        timing=timing,
         thresholds=th,
     )
     return Delivery(**{**partial.__dict__, "notes": tuple(_notes(partial))})
@@ -399,4 +440,10 @@ def _notes(d: Delivery) -> list[str]:
     if d.repeats:
         shown = ", ".join(f"'{r}'" for r in d.repeats[:3])
         notes.append(f"Repeated words: {shown}.")
+    if d.first_word_s is not None and d.first_word_s >= th.first_word_note_s:
+        notes.append(
+            f"{d.first_word_s:.0f} s of silence before your first word: taking time to think "
+            "is fine, but a long silence stands out in an interview; saying so out loud "
+            "(\"let me think about that\") fills it."
+        )
     return notes

@@ -3,7 +3,8 @@ answer and grade it, headless. The JSON form is an integration contract:
 
     {"question_id", "transcript", "score" (0-100 or null when no speech),
      "key_points": [{"text", "covered", "status", "evidence"}],
-     "misconceptions": [...], "flags": {...}, "delivery": {...},
+     "misconceptions": [...], "flags": {...},
+     "delivery": {"wpm", "speaking_time_s", "first_word_s", "fillers", ...},
      "timings": {"load_s", "transcribe_s", "grade_s"}}
 """
 
@@ -146,13 +147,14 @@ def score_clip(
 
 
 def _delivery(transcript, clip) -> dict[str, Any]:
-    """Pace, fillers, hedges and pauses; pauses come from voice activity on the clip."""
+    """Pace, fillers, hedges, pauses and time to the first word, timed by
+    voice activity on the clip."""
     from audio.delivery import assess_delivery
-    from audio.vad import pauses, speech_segments
+    from audio.vad import speech_segments
 
-    gaps = pauses(speech_segments(clip.samples))
     return assess_delivery(
-        transcript.text, transcript.segments, pauses=gaps, duration_s=clip.duration_s
+        transcript.text, transcript.segments, duration_s=clip.duration_s,
+        speech=speech_segments(clip.samples),
     ).to_dict()
 
 
@@ -176,5 +178,11 @@ def _print_report(r: dict[str, Any], prompt: str) -> None:
         print(f"  {mark} {k['text']}{ev}")
     for m in r["misconceptions"]:
         print(f"  ! {m['text']} (actually: {m['correction']})")
+    d = r.get("delivery") or {}
+    if d:
+        pace = f"{d['wpm']:.0f} words/min" if d.get("wpm") is not None else "not measured"
+        first = d.get("first_word_s")
+        after = f"; first word after {first:.1f} s" if first is not None else ""
+        print(f"Delivery: pace {pace} over {d['speaking_time_s']:.1f} s of speaking{after}")
     t = r["timings"]
     print(f"Transcribed {r['audio_s']:.1f} s of audio in {t['transcribe_s']:.2f} s; graded in {t['grade_s'] * 1000:.0f} ms")

@@ -135,16 +135,34 @@ def store_typed(
 # -- transcribe and measure -----------------------------------------------------------
 
 
+def speech_of(recording: Recording) -> list[tuple[float, float]] | None:
+    """The stretches of speech the recorder's voice activity detector found,
+    or None when it found none (then the recogniser's segments time the answer)."""
+    segments = recording.extra.get("segments")
+    if segments:
+        return [(float(s), float(e)) for s, e in segments]
+    start, end = recording.speech_start_s, recording.speech_end_s
+    if start is None or end is None or end <= start:
+        return None
+    edges = [start, *(t for p in sorted(recording.pauses) for t in p), end]
+    return [(edges[i], edges[i + 1]) for i in range(0, len(edges) - 1, 2)]
+
+
 def compute_delivery(
-    transcript: Transcript, duration_s: float, pauses: list[tuple[float, float]] | None
+    transcript: Transcript,
+    duration_s: float,
+    pauses: list[tuple[float, float]] | None,
+    speech: list[tuple[float, float]] | None = None,
 ) -> tuple[dict[str, Any] | None, str | None]:
     """Delivery metrics as a dict, or None and why; never raises (delivery
-    is advisory: an answer is never lost over it)."""
+    is advisory: an answer is never lost over it). ``speech``: voice
+    activity, which times the answer when given."""
     from audio.delivery import assess_delivery
 
     try:
         delivery = assess_delivery(
-            transcript.text, transcript.segments, pauses=pauses, duration_s=duration_s
+            transcript.text, transcript.segments, pauses=pauses, duration_s=duration_s,
+            speech=speech,
         )
     except Exception as exc:
         return None, f"delivery metrics failed: {one_line(exc)}"
@@ -156,9 +174,11 @@ def delivery_and_asr_notes(
     duration_s: float,
     recording: Recording | None,
     live: IncrementalTranscriber | None = None,
+    speech: list[tuple[float, float]] | None = None,
 ) -> Transcribed:
     """Delivery metrics and the ``extra`` notes of a transcript (``live``:
-    the incremental transcriber that produced it)."""
+    the incremental transcriber that produced it; ``speech``: voice activity
+    of the audio when there is no ``recording`` to take it from)."""
     asr: dict[str, Any] = {
         "engine": transcript.engine,
         "model": transcript.model,
@@ -176,7 +196,9 @@ def delivery_and_asr_notes(
     delivery = None
     if transcript.text.strip():
         pauses = list(recording.pauses) if recording is not None else None
-        delivery, problem = compute_delivery(transcript, duration_s, pauses)
+        if recording is not None:
+            speech = speech_of(recording)
+        delivery, problem = compute_delivery(transcript, duration_s, pauses, speech)
         if problem:
             notes["delivery_error"] = problem
     return Transcribed(transcript, delivery, notes)
@@ -200,7 +222,19 @@ def transcribe_recording(
 
     clip = read_audio(wav)
     transcript = transcriber.transcribe(clip, hint=question.recogniser_hint())
-    return delivery_and_asr_notes(transcript, clip.duration_s, recording)
+    speech = None if recording is not None else voice_activity(clip.samples)
+    return delivery_and_asr_notes(transcript, clip.duration_s, recording, speech=speech)
+
+
+def voice_activity(samples: Any) -> list[tuple[float, float]] | None:
+    """Stretches of speech in a whole clip (an answer read back from its
+    file), or None when the detector is unavailable or found none."""
+    try:
+        from audio.vad import speech_segments
+
+        return speech_segments(samples) or None
+    except Exception:
+        return None
 
 
 def transcribe_answer(
@@ -371,7 +405,9 @@ __all__ = [
     "regrade_attempts",
     "store_recording",
     "store_transcript",
+    "speech_of",
     "store_typed",
     "transcribe_answer",
     "transcribe_recording",
+    "voice_activity",
 ]

@@ -197,3 +197,22 @@ def test_a_spoken_answer_without_a_recogniser_says_how_to_go_on(store, tmp_path)
     FakeRecorder().start(wav)
     with pytest.raises(NoRecogniser, match="type the answer"):
         answers.transcribe_recording(None, q, wav, None)
+
+
+def test_delivery_is_timed_by_the_recorders_voice_activity_not_the_recogniser(tmp_path):
+    """Whisper's first segment starts at 0 s after a silence; the detector
+    heard the first word at 10 s: pace and time to first word follow it."""
+    from audio.results import Recording, Segment, Transcript
+    from interviewer.session.answers import delivery_and_asr_notes, speech_of
+
+    words = " ".join(["word"] * 60)
+    transcript = Transcript(words, (Segment(0.0, 34.0, words),), duration_s=34.0)
+    recording = Recording(tmp_path / "a.wav", 34.0, True, speech_start_s=10.0,
+                          speech_end_s=34.0, pauses=((20.0, 24.0),))
+    assert speech_of(recording) == [(10.0, 20.0), (24.0, 34.0)]
+    delivery = delivery_and_asr_notes(transcript, 34.0, recording).delivery
+    assert delivery is not None
+    assert delivery["first_word_s"] == 10.0 and delivery["timing"] == "voice activity"
+    assert delivery["speaking_time_s"] == 21.0  # 24 s, less 3 s of the 4 s pause
+    assert delivery["wpm"] == round(60 * 60 / 21.0, 1)
+    assert any("before your first word" in n for n in delivery["notes"])

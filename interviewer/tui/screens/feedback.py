@@ -53,6 +53,9 @@ def delivery_text(delivery: dict | None, typed: bool) -> Text:
     pauses = delivery.get("long_pauses")
     if pauses is not None:
         parts.append(f"long pauses {len(pauses)}")
+    first = delivery.get("first_word_s")
+    if first is not None:
+        parts.append(f"first word after {float(first):.1f} s")
     out.append(" · ".join(parts))
     for note in delivery.get("notes") or ():
         out.append(f"\n{note}")
