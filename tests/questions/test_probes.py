@@ -1,17 +1,21 @@
 """Key-point probes: the follow-up question asked when a point was missed.
 
+* the shipped bank loads with no problem and every key point has a probe;
 * the validator refuses a malformed probe, or one that says one of its
   point's phrasings, at the probe's own line;
-* the importer's derived probes pass the same rule.
+* the importer's derived probes pass the same rule;
+* no probe gives its point away: graded as the whole answer, a probe leaves
+  its own key point uncovered and scores 0.25 or less (the real grader).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from questions.bank import bank_from_text, validate_file
+from questions.bank import bank_from_text, default_bank, validate_file
 from questions.bank_check import (
     MAX_PROBE_WORDS,
     PROBE_WORDS,
@@ -20,10 +24,12 @@ from questions.bank_check import (
     probe_problem,
 )
 from questions.importer import bank_to_toml, import_markdown
-from tests.conftest import SHARED, TEST_DATA
+from tests.conftest import REPO, SHARED, TEST_DATA
 
+BANK_FILE = REPO / "questions" / "data" / "llm.toml"
 ARTICLE = TEST_DATA / "banks" / "article.md"
 SEED = SHARED / "seed" / "llm-interview-questions.txt"
+GIVEAWAY_SCORE = 0.25
 
 REFERENCE = " ".join(f"word{i}" for i in range(45))
 
@@ -50,6 +56,38 @@ def problems_of(tmp_path: Path, probe_line: str):
     path = tmp_path / "bank.toml"
     path.write_text(bank_text(probe_line), encoding="utf-8")
     return str(path), validate_file(path)
+
+
+# ---------------------------------------------------------------- the shipped bank
+
+
+def test_shipped_bank_loads_cleanly_and_every_key_point_has_a_probe():
+    assert validate_file(BANK_FILE) == []
+    bank = default_bank()
+    assert len(bank) == 49
+    lo, hi = PROBE_WORDS
+    for q in bank.questions:
+        for i, kp in enumerate(q.key_points, 1):
+            where = f"{q.id} key point {i}"
+            assert kp.probe, f"{where} has no probe"
+            assert kp.probe.endswith("?") and kp.probe.count("?") == 1, where
+            assert lo <= len(kp.probe.split()) <= hi, where
+            assert probe_giveaway(kp.probe, kp.phrasings) is None, where
+
+
+def test_shipped_probes_are_plain_speech():
+    """Read aloud by a speech engine: letters, digits and ordinary punctuation only."""
+    allowed = set(" ,'?-")
+    for q in default_bank().questions:
+        for kp in q.key_points:
+            odd = {c for c in kp.probe if not c.isalnum() and c not in allowed}
+            assert not odd, (q.id, kp.probe, odd)
+
+
+def test_probes_are_distinct_within_a_question():
+    for q in default_bank().questions:
+        probes = [kp.probe.lower() for kp in q.key_points]
+        assert len(set(probes)) == len(probes), q.id
 
 
 # ---------------------------------------------------------------- the rule
@@ -155,3 +193,26 @@ def test_importer_never_uses_a_phrasing_even_when_the_text_is_all_phrasings():
     bank = import_markdown(article)
     for kp in bank.questions[0].key_points:
         assert kp.probe and probe_giveaway(kp.probe, kp.phrasings) is None, kp
+
+
+# ---------------------------------------------------------------- the grader
+
+
+@pytest.mark.slow
+def test_no_probe_gives_its_point_away():
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import questions
+
+    failures: list[str] = []
+    for q in default_bank().questions:
+        for i, kp in enumerate(q.key_points):
+            result = questions.grade_question(q, kp.probe)
+            own = result.key_points[i]
+            assert own.text == kp.text
+            score = result.score or 0.0
+            if own.status == "covered" or score > GIVEAWAY_SCORE:
+                failures.append(
+                    f"{q.id} key point {i + 1}: {own.status}, score {score:.2f}: {kp.probe}"
+                )
+    assert not failures, "\n".join(failures)
