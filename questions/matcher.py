@@ -356,12 +356,35 @@ def _rejoin(
     return tuple(words), at
 
 
+HEARD_AT = 0.85
+"""Lexical similarity (sound-alike, near spelling) at which an answer word is
+read as the rubric word the recogniser misheard ("pare" for "pair")."""
+
+
+def _as_heard(words: tuple[str, ...], index: nz.LexicalIndex) -> tuple[str, ...]:
+    """The answer's words for the embedding model, with a word that only
+    sounds or looks like a rubric word ("pare", "tokeniser") replaced by it:
+    its contextual vector would otherwise carry the wrong word's meaning into
+    the comparison of whole spans. Inflections ("merges") are kept as said."""
+    out = list(words)
+    vocab = index.words
+    for i, (w, pairs) in enumerate(zip(words, index.matrix(words), strict=True)):
+        if w in nz.STOPWORDS or not pairs:
+            continue
+        j, sim = max(pairs, key=lambda p: p[1])
+        v = vocab[j]
+        if sim >= HEARD_AT and v != w and nz.stem(v) != nz.stem(w):
+            out[i] = v
+    return tuple(out)
+
+
 def _prepare_answer(
     answer: str,
     question: str,
     semantic: bool,
     toks: tuple[nz.Token, ...],
     vocab: frozenset[str] = frozenset(),
+    index: nz.LexicalIndex | None = None,
 ) -> _Answer:
     qstems = _question_stems(question)
     neg = nz.negated_positions(list(toks))
@@ -374,6 +397,8 @@ def _prepare_answer(
         from questions.semantic import embed_words
 
         words, at = _rejoin(toks, vocab)
+        if index is not None:
+            words = _as_heard(words, index)
         seq, pos = _embed_view(words, tuple(sorted({at[i] for i in content})))
         row = dict(zip(sorted({at[i] for i in content}), pos, strict=True))
         wv = embed_words(seq)
@@ -910,12 +935,20 @@ def _judge_misconception(
     mu = rub.units[mc.text]
     share = float(np.mean(mu.negated)) if mu.content else 0.0
     true = [t for t in (mc.correction, *truths) if t]
+    def whole(k: int) -> bool:
+        """A span of whole clauses inside one sentence: a claim as it was said."""
+        sp = spans.spans[k]
+        starts = {c.start for c in spans.clauses}
+        ends = {c.end for c in spans.clauses}
+        inside = any(s.start <= sp.start and sp.end <= s.end for s in spans.sentences)
+        return inside and sp.start in starts and sp.end in ends
+
     def margin(k: int) -> float:
         to_truth = max((spans.closeness(ctx, k, t) for t in true), default=0.0)
         return spans.closeness(ctx, k, mc.text) - to_truth
 
     for k in dict.fromkeys(candidates):
-        if abs(float(spans.negated[k]) - share) > NEGATION_GAP:
+        if not whole(k) or abs(float(spans.negated[k]) - share) > NEGATION_GAP:
             continue
         if spans.closeness(ctx, k, mc.text) < MC_CLOSE_AT or margin(k) < MC_MARGIN:
             continue
@@ -929,6 +962,27 @@ def _judge_misconception(
             mc.text, mc.correction, float(mc.penalty), _evidence(ctx.a, spans.spans[k])
         )
     return None
+
+
+def _discount_wrong_clauses(
+    results: list[KeyPointResult],
+    kp_credits: list[tuple[float, float]],
+    found: Sequence[MisconceptionResult],
+) -> tuple[list[KeyPointResult], list[tuple[float, float]]]:
+    """A clause that asserts a misconception earns no key point: its words
+    may be the rubric's ("every layer uses the same weights" for BERT), but
+    what it says is wrong. Key points whose evidence lies inside such a clause
+    are marked missed."""
+    wrong = [(m.evidence.start, m.evidence.end) for m in found]
+    out_r, out_c = [], []
+    for r, (w, c) in zip(results, kp_credits, strict=True):
+        ev = r.evidence
+        if ev is not None and any(a <= ev.start and ev.end <= b for a, b in wrong):
+            r = KeyPointResult(r.text, r.weight, "missed", r.similarity, None)
+            c = 0.0
+        out_r.append(r)
+        out_c.append((w, c))
+    return out_r, out_c
 
 
 def _grade(
@@ -954,7 +1008,9 @@ def _grade(
     sem = _semantic_on(semantic)
     ref_text = reference or " ".join(k.text for k in key_points)
     rub = _rubric(question, _rubric_texts(ref_text, key_points, misconceptions), sem)
-    a = _prepare_answer(answer, question, sem, tuple(a_toks), frozenset(rub.vocab))
+    a = _prepare_answer(
+        answer, question, sem, tuple(a_toks), frozenset(rub.vocab), rub.index if explicit else None
+    )
     ctx = _Context(rub, a, sem)
 
     # key points
@@ -1000,6 +1056,9 @@ def _grade(
     found = [
         m for mc in misconceptions if (m := _judge_misconception(ctx, mc, spans, truths))
     ]
+    if found and spans is not None:
+        results, kp_credits = _discount_wrong_clauses(results, kp_credits, found)
+        kp_credit = sum(w * c for w, c in kp_credits) / total_w if kp_credits else 0.0
     penalty = sum(m.penalty for m in found)
     choice = _wrong_choice(reference, a_toks) if reference else None
 
