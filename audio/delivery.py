@@ -421,7 +421,7 @@ def _notes(d: Delivery) -> list[str]:
         rate = d.fillers_per_100_words
         if rate > th.filler_per_100_words:
             notes.append(
-                f"{d.filler_count} filler words ({_counts(d.fillers)}): "
+                f"{d.filler_count} filler word{'s' * (d.filler_count > 1)} ({_counts(d.fillers)}): "
                 f"{rate:.1f} per 100 words; pause silently instead."
             )
         else:
@@ -442,8 +442,7 @@ def _notes(d: Delivery) -> list[str]:
         notes.append(f"Repeated words: {shown}.")
     if d.first_word_s is not None and d.first_word_s >= th.first_word_note_s:
         notes.append(
-            f"{d.first_word_s:.0f} s of silence before your first word: taking time to think "
-            "is fine, but a long silence stands out in an interview; saying so out loud "
-            "(\"let me think about that\") fills it."
+            "A long silence before your first word: taking time to think is fine, but "
+            "interviewers notice the silence; saying so (\"let me think about that\") fills it."
         )
     return notes

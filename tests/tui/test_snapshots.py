@@ -1,5 +1,5 @@
-"""SVG snapshots of the main screens at 80x24 (fixed seed, fixed clocks, no
-"now" anywhere). Update with ``pytest tests/tui/test_snapshots.py --snapshot-update``
+"""SVG snapshots of the main screens at 80x24, and of the home and feedback
+screens at 120x40 too (fixed seed, fixed clocks, no "now" anywhere). Update with ``pytest tests/tui/test_snapshots.py --snapshot-update``
 after an intended change, and look at the pictures before committing them."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from interviewer.tui.deps import StartRequest
 from tests.tui.harness import build, seed_attempts, wait_idle
 
 SIZE = (80, 24)
+WIDE = (120, 40)
 
 
 class _SnapshotsHere(pytest_textual_snapshot.SVGImageExtension):
@@ -40,6 +41,21 @@ def _typed(count: int = 2) -> StartRequest:
 def test_home(snap_compare, tmp_path):
     rig = build(tmp_path)
     assert snap_compare(rig.app, terminal_size=SIZE, run_before=_settle)
+
+
+@pytest.mark.parametrize("size", [SIZE, WIDE], ids=["80x24", "120x40"])
+def test_home_while_loading(snap_compare, tmp_path, size):
+    """The side panel wraps the longest loading step instead of cutting it."""
+    from interviewer.tui.messages import LoadProgressed
+
+    rig = build(tmp_path)
+
+    async def before(pilot):
+        await _settle(pilot)
+        pilot.app.screen.post_message(LoadProgressed("loading the grader's language model", 0.6))
+        await pilot.pause()
+
+    assert snap_compare(rig.app, terminal_size=size, run_before=before)
 
 
 def test_interview_typing(snap_compare, tmp_path):
@@ -83,3 +99,23 @@ def test_rapid_listening(snap_compare, tmp_path):
         await pilot.pause()
 
     assert snap_compare(rig.app, terminal_size=SIZE, run_before=before)
+
+
+@pytest.mark.parametrize("size", [SIZE, WIDE], ids=["80x24", "120x40"])
+def test_feedback_spoken(snap_compare, tmp_path, size):
+    """Each key point once (a missed one is not listed again), and the
+    delivery figures of a spoken answer."""
+    start = StartRequest("practice", SessionConfig(mode="practice", count=2))
+    rig = build(tmp_path, start=start, texts="it uses an apple and an anchor, you know, like a map")
+
+    async def before(pilot):
+        from tests.tui.harness import wait_for
+
+        await _settle(pilot)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: getattr(pilot.app.screen, "state", "") == "listening")
+        await pilot.press("space")
+        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "FeedbackScreen")
+        await _settle(pilot)
+
+    assert snap_compare(rig.app, terminal_size=size, run_before=before)

@@ -72,3 +72,15 @@ def test_delivery_line_with_the_filler_caveat():
 
 def test_time_format():
     assert [format_seconds(s) for s in (0, 9.6, 45, 61, 600)] == ["0:00", "0:10", "0:45", "1:01", "10:00"]
+
+
+def test_delivery_text_says_each_figure_once():
+    from audio.delivery import assess_delivery
+
+    text = "Um, so the cache keeps keys and values, um, for every token it has seen so far."
+    d = assess_delivery(text, speech=[(6.0, 9.0), (10.5, 12.0)]).to_dict()
+    shown = delivery_text(d, typed=False).plain
+    assert shown.splitlines()[0] == "speaking 6.0 s · first word after 6.0 s"
+    assert shown.count("wpm") + shown.count("words/min") == 1
+    assert shown.count("filler word") == 1 and shown.count("(longest") == 1
+    assert "before your first word" in shown

@@ -1,4 +1,7 @@
-"""Feedback on one answer: score, key points with evidence, delivery, reference."""
+"""Feedback on one answer: score, key points with evidence, delivery, reference.
+
+Each key point is listed once: covered ones with the words that covered
+them, missed ones marked ✘ in the reference's words."""
 
 from __future__ import annotations
 
@@ -39,25 +42,36 @@ def delivery_text(delivery: dict | None, typed: bool) -> Text:
     if not delivery:
         out.append("No delivery measures for this answer.", style="dim")
         return out
+    # the figures the notes below do not already state (they give pace,
+    # fillers and long pauses with advice): nothing is said twice
+    notes = [str(n) for n in delivery.get("notes") or ()]
+
+    def noted(word: str) -> bool:
+        return any(word in n.lower() for n in notes)
+
     parts = []
     wpm = delivery.get("wpm")
-    if wpm is not None:
+    if wpm is not None and not noted("pace"):
         pace = f" ({delivery['pace']})" if delivery.get("pace") else ""
         parts.append(f"pace {round(float(wpm))} words/min{pace}")
+    spoken = delivery.get("speaking_time_s")
+    if spoken is not None:
+        parts.append(f"speaking {float(spoken):.1f} s")
+    first = delivery.get("first_word_s")
+    if first is not None:  # its own figure; a note adds advice past 5 s
+        parts.append(f"first word after {float(first):.1f} s")
     fillers = delivery.get("fillers") or ()
     count = delivery.get("filler_count")
     if count is None:
         count = sum(int(n) for _, n in fillers)
-    words = ", ".join(f"{w} ×{n}" for w, n in fillers)
-    parts.append(f"fillers {count}" + (f" ({words})" if words else ""))
+    if not noted("filler"):
+        words = ", ".join(f"{w} ×{n}" for w, n in fillers)
+        parts.append(f"fillers {count}" + (f" ({words})" if words else ""))
     pauses = delivery.get("long_pauses")
-    if pauses is not None:
+    if pauses is not None and not noted(" or more (longest"):
         parts.append(f"long pauses {len(pauses)}")
-    first = delivery.get("first_word_s")
-    if first is not None:
-        parts.append(f"first word after {float(first):.1f} s")
     out.append(" · ".join(parts))
-    for note in delivery.get("notes") or ():
+    for note in notes:
         out.append(f"\n{note}")
     caveat = filler_note()
     if caveat:
@@ -115,8 +129,6 @@ class FeedbackScreen(ReportsWorkerErrors, Screen[str]):
             yield TranscriptView("", id="fb-transcript")
             yield Label("Key points", classes="section")
             yield KeyPointList("", id="fb-points")
-            yield Label("Missed, in the reference's words", classes="section", id="fb-missed-title")
-            yield Static("", id="fb-missed")
             yield Label("Delivery", classes="section")
             yield Static(delivery_text(self.scored.delivery, self.scored.typed), id="fb-delivery")
             yield Label("Reference answer", classes="section")
@@ -130,10 +142,6 @@ class FeedbackScreen(ReportsWorkerErrors, Screen[str]):
         self.query_one("#fb-score", Label).update(score_line(self.assessment))
         self.query_one("#fb-transcript", TranscriptView).show(self.answer, self.assessment)
         self.query_one("#fb-points", KeyPointList).show(self.assessment)
-        missed = [k.text for k in self.assessment.missed]
-        self.query_one("#fb-missed", Static).update(
-            Text("\n".join(f"• {m}" for m in missed)) if missed else Text("none", style="dim")
-        )
 
     def action_choose(self, choice: str) -> None:
         self.dismiss(choice)

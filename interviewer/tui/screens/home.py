@@ -68,7 +68,7 @@ class HomeScreen(ReportsWorkerErrors, Screen[None]):
             with Vertical(id="home-side"):
                 yield Static("", id="today")
                 yield Static("", id="recovered")
-                yield Label(app.ports_state.step, id="load-step")
+                yield Static(app.ports_state.step, id="load-step")
                 yield ProgressBar(total=1.0, show_eta=False, id="load-bar")
         yield Footer()
 
@@ -121,7 +121,7 @@ class HomeScreen(ReportsWorkerErrors, Screen[None]):
         self._show_load(self.app.ports_state.step, self.app.ports_state.fraction)
 
     def _show_load(self, step: str, fraction: float) -> None:
-        self.query_one("#load-step", Label).update(step)
+        self.query_one("#load-step", Static).update(step)
         self.query_one("#load-bar", ProgressBar).update(progress=fraction)
 
     # -- actions -------------------------------------------------------------

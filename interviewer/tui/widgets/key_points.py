@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
@@ -33,6 +34,21 @@ def render_key_points(assessment: Assessment) -> Text:
     return out
 
 
+def key_point_grid(assessment: Assessment) -> Table:
+    """``render_key_points`` as a two-column grid: the marks in one column,
+    so a long point wraps under its own text, not under the mark."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=1, no_wrap=True)
+    grid.add_column(ratio=1)
+    for item in render_key_points(assessment).split("\n"):
+        plain = item.plain
+        if plain.startswith(" ") and len(plain) > 2 and plain[2] == " " and plain[1] != " ":
+            grid.add_row(item[1:2], item[3:])
+        else:  # a continuation line ("not said", "Correction")
+            grid.add_row(Text(""), item[3:] if plain.startswith("   ") else item)
+    return grid
+
+
 class KeyPointList(Static):
     """Renders an assessment's key points and misconceptions."""
 
@@ -41,4 +57,4 @@ class KeyPointList(Static):
     """
 
     def show(self, assessment: Assessment) -> None:
-        self.update(render_key_points(assessment))
+        self.update(key_point_grid(assessment))
