@@ -235,19 +235,7 @@ def test_the_cycle_finder_sees_deferred_imports_and_skips_type_checking(tmp_path
     assert _describe(_loop(graph, component)) == "a (line 1) -> b (line 2) -> c (line 3) -> a"
 
 
-@pytest.mark.parametrize(
-    "package",
-    [
-        "audio",
-        "questions",
-        pytest.param(
-            "interviewer",
-            marks=pytest.mark.xfail(
-                reason="interviewer still has import cycles that are being cut", strict=False
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("package", PACKAGES)
 def test_no_import_cycles(package):
     graph = _graph()
     loops = [
