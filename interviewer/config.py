@@ -10,14 +10,19 @@ from pathlib import Path
 from audio.beam import usable_beam
 from interviewer import paths
 
+SPEECH_ENGINES = ("pyttsx3", "piper")
+
 
 @dataclass(frozen=True)
 class Settings:
     input_device: str | None = None
     """Name or index of the microphone; None means the system default."""
     output_device: str | None = None
+    speech_engine: str = "pyttsx3"
+    """Voice that reads questions: "pyttsx3" (the system's espeak-ng voices, the
+    default) or "piper" (a natural neural voice, en_US joe, rendered offline)."""
     voice: str | None = None
-    """pyttsx3 voice id; None means the engine's default."""
+    """Voice id of the speech engine; None means the engine's default."""
     rate: int = 170
     """Speaking rate of the questions, words per minute."""
     speak_questions: bool = True
@@ -40,6 +45,12 @@ class Settings:
     rapid_count: int = 10
     session_count: int = 5
     bank: str = "llm"
+    followups: int = 1
+    """Follow-up questions per practice question (0-2): the interviewer probes
+    the heaviest key point that was missed or only partly given."""
+    followup_share: float = 0.5
+    """Share of a key point's weight earned when it is given only after a
+    follow-up question (0-1)."""
 
     def updated(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -59,6 +70,13 @@ def load_settings(path: Path | None = None) -> Settings:
     clean = {k: v for k, v in raw.items() if k in known}
     if "beam_size" in clean and not usable_beam(clean["beam_size"]):
         del clean["beam_size"]  # not a usable beam width: the default
+    if clean.get("speech_engine") not in (None, *SPEECH_ENGINES):
+        del clean["speech_engine"]
+    if "followups" in clean and clean["followups"] not in (0, 1, 2):
+        del clean["followups"]
+    share = clean.get("followup_share")
+    if share is not None and not (isinstance(share, (int, float)) and 0 <= share <= 1):
+        del clean["followup_share"]
     try:
         return Settings(**clean)
     except TypeError:
