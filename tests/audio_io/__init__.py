@@ -7,6 +7,7 @@ plays, feeding the virtual microphone, and comparing two signals.
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import tempfile
 import time
@@ -30,6 +31,18 @@ def similarity(reference: np.ndarray, capture: np.ndarray) -> float:
     r = ref[: len(seg)]
     denom = np.linalg.norm(r) * np.linalg.norm(seg)
     return float(abs(np.dot(r, seg)) / denom) if denom else 0.0
+
+
+def windowed_similarity(reference: np.ndarray, capture: np.ndarray, window_s: float = 1.0) -> float:
+    """Median of :func:`similarity` over the voiced one-second windows of
+    ``reference``, each aligned on its own: a short dropout or a shifted
+    buffer under load spoils one window, not the whole comparison."""
+    size = int(window_s * SAMPLE_RATE)
+    windows = [reference[i : i + size] for i in range(0, len(reference) - size // 2, size)]
+    loudness = [float(np.sqrt(np.mean(np.square(w)))) for w in windows]
+    floor = 0.1 * max(loudness, default=0.0)
+    scores = [similarity(w, capture) for w, rms in zip(windows, loudness) if rms > floor]
+    return float(np.median(scores)) if scores else 0.0
 
 
 def as_16k_wav(source: Path, out_dir: Path) -> Path:
@@ -60,7 +73,11 @@ def capture_speaker() -> Iterator[list[AudioClip]]:
             stdout=raw,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(0.3)  # let the capture stream connect
+        # the capture stream is connected once the monitor delivers samples
+        deadline = time.monotonic() + 5.0
+        while os.fstat(raw.fileno()).st_size == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.1)
         try:
             yield out
             time.sleep(0.4)  # the tail still in the server's buffers

@@ -154,7 +154,8 @@ def test_a_first_session_from_practice_to_export(vaudio, tmp_path, tmux_session)
     _wait(name, "typing")
     _keys(name, TYPED, literal=True)
     _keys(name, "C-s")
-    _wait(name, "Typed answer: no delivery measures", timeout=60)
+    _wait(name, "/100", timeout=60)
+    _scroll_to(name, "Typed answer: no delivery measures")  # below the key points
     _keys(name, "n")
     summary = _wait(name, "Practice session: done")
     assert summary.count("graded") == 2, summary
