@@ -21,11 +21,19 @@ lines on the terminal, no way to stop it, no choice of device) and its
 * playback goes through a sounddevice ``OutputStream`` (the same audio path as
   recording) and stops within a few tens of milliseconds when ``cancel`` is set.
 
-``render()`` works without any sound device (tests, benchmarks).
+``render()`` works without any sound device (tests, benchmarks). ``prepare()``
+renders into the cache on a background thread, so that a question read later
+starts at once.
+
+The second engine, Piper (a neural voice, ``audio.piper_voice``), shares the
+cache, the background preparation and the playback defined here;
+``make_speaker`` picks one by name and imports Piper only when it is chosen.
 """
 
 from __future__ import annotations
 
+import abc
+import collections
 import concurrent.futures
 import hashlib
 import json
@@ -39,7 +47,7 @@ import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -47,6 +55,12 @@ from audio import devices
 from audio.clip import resample
 from audio.errors import AudioError, NoPortAudio, SpeechUnavailable, one_line
 
+if TYPE_CHECKING:
+    from audio.piper_voice import PiperSpeaker
+
+ENGINES = ("pyttsx3", "piper")
+"""The speech engines ``make_speaker`` knows: espeak-ng through pyttsx3 (the
+default) and Piper."""
 NO_ENGINE = (
     "No speech engine: install espeak-ng (sudo apt-get install espeak-ng); "
     "the question is shown instead"
@@ -212,17 +226,188 @@ def _valid_wav(path: Path) -> bool:
         return False
 
 
-def cache_key(text: str, voice: str | None, rate: int) -> str:
-    blob = "\x1f".join([text.strip(), voice or "", str(int(rate))]).encode("utf-8")
-    return hashlib.sha256(blob).hexdigest()[:24]
+def cache_key(text: str, voice: str | None, rate: int, engine: str = "pyttsx3") -> str:
+    parts = [text.strip(), voice or "", str(int(rate))]
+    if engine != "pyttsx3":  # pyttsx3's keys predate the second engine
+        parts.append(engine)
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:24]
 
 
-class Speaker:
-    """Speaks questions (implements the session's ``Speaker`` port).
+class _Preparer:
+    """Renders on one background thread, one text at a time, for one speaker.
+
+    Each text is rendered once however often it is asked for: a request for a
+    text already waiting or being rendered shares that job. The thread starts
+    with the first request and ends when nothing is left to do."""
+
+    def __init__(self, render: Callable[[str], Path], key: Callable[[str], Path]) -> None:
+        self._render = render
+        self._key = key
+        self._lock = threading.Lock()
+        self._todo: collections.deque[tuple[str, Path]] = collections.deque()
+        self._jobs: dict[Path, concurrent.futures.Future[Path]] = {}
+        self._thread: threading.Thread | None = None
+
+    def submit(self, text: str, urgent: bool = False) -> concurrent.futures.Future[Path]:
+        """The job rendering ``text``; ``urgent`` puts a new job before the
+        ones waiting (the one being rendered is finished first)."""
+        key = self._key(text)
+        with self._lock:
+            fut = self._jobs.get(key)
+            if fut is not None:
+                if urgent and (text, key) in self._todo:
+                    self._todo.remove((text, key))
+                    self._todo.appendleft((text, key))
+                return fut
+            fut = concurrent.futures.Future()
+            self._jobs[key] = fut
+            if urgent:
+                self._todo.appendleft((text, key))
+            else:
+                self._todo.append((text, key))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="tts-prepare",
+                                                daemon=True)
+                self._thread.start()
+            return fut
+
+    def idle(self, timeout: float | None = None) -> bool:
+        """Wait until nothing is being rendered or waiting; True when idle."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                thread = self._thread
+            if thread is None:
+                return True
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            thread.join(left)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if not self._todo:
+                    self._thread = None
+                    return
+                text, key = self._todo.popleft()
+                fut = self._jobs[key]
+            try:
+                fut.set_result(self._render(text))
+            except BaseException as exc:  # handed to whoever waits for it
+                fut.set_exception(exc)
+            finally:
+                with self._lock:
+                    self._jobs.pop(key, None)
+
+
+class CachedSpeaker(abc.ABC):
+    """What both engines share: renders cached on disk as WAV files, rendering
+    ahead on a background thread (``prepare``), and reading aloud through
+    PortAudio, cancellable (``speak``). Subclasses say where a text's WAV is
+    cached (``cached_path``) and how to make it (``_render_to``)."""
+
+    def __init__(self, cache_dir: Path, output_device: str | int | None = None) -> None:
+        self.cache_dir = Path(cache_dir)
+        self.output_device = output_device
+        self._render_lock = threading.Lock()
+        self._preparer = _Preparer(self.render, self.cached_path)
+
+    # -- rendering -------------------------------------------------------
+    @abc.abstractmethod
+    def cached_path(self, text: str) -> Path:
+        """Where the WAV of ``text`` is cached."""
+
+    @abc.abstractmethod
+    def _render_to(self, text: str, out: Path) -> None:
+        """Write the WAV of ``text`` to ``out`` (replaced atomically)."""
+
+    def is_cached(self, text: str) -> bool:
+        return bool(text.strip()) and _valid_wav(self.cached_path(text))
+
+    def render(self, text: str) -> Path:
+        """The WAV of ``text`` (mono 16-bit), from the cache when already
+        rendered. Needs no sound device. One rendering at a time per speaker."""
+        if not text.strip():
+            raise SpeechUnavailable("Nothing to say: the question text is empty")
+        out = self.cached_path(text)
+        if _valid_wav(out):
+            return out
+        with self._render_lock:
+            if _valid_wav(out):  # rendered while this call waited
+                return out
+            try:
+                self.cache_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise SpeechUnavailable(
+                    f"Cannot write rendered speech to {self.cache_dir} ({exc.strerror})"
+                ) from None
+            self._render_to(text, out)
+        return out
+
+    def prepare(self, text: str) -> None:
+        """Render ``text`` into the cache on a background thread, so that a
+        later ``speak`` of it starts at once. Returns immediately; asking
+        again for a text already cached, waiting or being rendered does
+        nothing more. Never raises: a failure shows when the text is spoken."""
+        try:
+            if text.strip() and not self.is_cached(text):
+                self._preparer.submit(text)
+        except Exception:  # noqa: BLE001 - preparing is only ever a head start
+            pass
+
+    def wait_prepared(self, timeout: float | None = None) -> bool:
+        """Block until the background renders are done; True when they are."""
+        return self._preparer.idle(timeout)
+
+    # -- playback --------------------------------------------------------
+    def speak(self, text: str, cancel: threading.Event | None = None) -> None:
+        """Read ``text`` aloud; returns when done or soon after ``cancel`` is
+        set (within ``POLL_S`` while it is still being rendered: the
+        rendering goes on in the background and fills the cache)."""
+        if cancel is not None and cancel.is_set():
+            return
+        path = self.cached_path(text) if text.strip() else None
+        if path is None or not _valid_wav(path):
+            if cancel is None:
+                path = self.render(text)
+            else:
+                path = self._rendered(text, cancel)
+                if path is None:
+                    return
+        if cancel is not None and cancel.is_set():
+            return
+        play_file(path, cancel=cancel, device=self.output_device)
+
+    def _rendered(self, text: str, cancel: threading.Event) -> Path | None:
+        """Render on the background thread ahead of anything only prepared;
+        None when ``cancel`` is set first."""
+        if not text.strip():
+            raise SpeechUnavailable("Nothing to say: the question text is empty")
+        fut = self._preparer.submit(text, urgent=True)
+        while True:
+            try:
+                return fut.result(timeout=POLL_S)
+            except concurrent.futures.TimeoutError:
+                if cancel.is_set():
+                    return None
+            except AudioError:
+                raise
+            except Exception as exc:
+                raise SpeechUnavailable(
+                    f"The speech engine failed ({one_line(exc)}); the question is shown instead"
+                ) from None
+
+
+class Speaker(CachedSpeaker):
+    """Speaks questions with espeak-ng through pyttsx3 (implements the
+    session's ``Speaker`` port).
 
     ``voice`` is a pyttsx3 voice id (None: espeak's default); ``rate`` is in
     words per minute; ``output_device`` is an index or name (None: default).
     """
+
+    engine = "pyttsx3"
 
     def __init__(
         self,
@@ -232,32 +417,18 @@ class Speaker:
         output_device: str | int | None = None,
         render_timeout_s: float = RENDER_TIMEOUT_S,
     ) -> None:
-        self.cache_dir = Path(cache_dir)
+        super().__init__(cache_dir, output_device)
         self.voice = voice
         self.rate = int(rate)
-        self.output_device = output_device
         self.render_timeout_s = render_timeout_s
 
     # -- rendering -------------------------------------------------------
     def cached_path(self, text: str) -> Path:
         return self.cache_dir / f"{cache_key(text, self.voice, self.rate)}.wav"
 
-    def render(self, text: str) -> Path:
-        """The WAV of ``text`` (22.05 kHz mono 16-bit), from the cache when
-        already rendered. Needs no sound device."""
-        if not text.strip():
-            raise SpeechUnavailable("Nothing to say: the question text is empty")
-        out = self.cached_path(text)
-        if _valid_wav(out):
-            return out
-        try:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise SpeechUnavailable(
-                f"Cannot write rendered speech to {self.cache_dir} ({exc.strerror})"
-            ) from None
+    def _render_to(self, text: str, out: Path) -> None:
         job = _render_job(text, out, self.voice, self.rate, self.render_timeout_s)
-        return _engine_thread().submit(job, timeout=self.render_timeout_s + 5.0)
+        _engine_thread().submit(job, timeout=self.render_timeout_s + 5.0)
 
     def list_voices(self) -> list[Voice]:
         """The voices espeak-ng offers."""
@@ -269,15 +440,32 @@ class Speaker:
 
         return _engine_thread().submit(job, timeout=self.render_timeout_s)
 
-    # -- playback --------------------------------------------------------
-    def speak(self, text: str, cancel: threading.Event | None = None) -> None:
-        """Read ``text`` aloud; returns when done or soon after ``cancel`` is set."""
-        if cancel is not None and cancel.is_set():
-            return
-        path = self.render(text)
-        if cancel is not None and cancel.is_set():
-            return
-        play_file(path, cancel=cancel, device=self.output_device)
+
+def make_speaker(
+    engine: str,
+    cache_dir: Path,
+    voice: str | None = None,
+    rate: int = 170,
+    output_device: str | int | None = None,
+    warm: bool = False,
+) -> Speaker | PiperSpeaker:
+    """The speaker of ``engine`` ("pyttsx3" or "piper"). ``warm`` loads the
+    engine now rather than at the first question (Piper's voice model takes
+    about a second; pyttsx3 starts a fresh engine for every rendering and has
+    nothing to load). ``SpeechUnavailable`` in one line for an unknown engine
+    or when Piper is not installed."""
+    if engine == "pyttsx3":
+        return Speaker(cache_dir, voice=voice, rate=rate, output_device=output_device)
+    if engine == "piper":
+        from audio.piper_voice import PiperSpeaker
+
+        speaker = PiperSpeaker(cache_dir, voice=voice, rate=rate, output_device=output_device)
+        if warm:
+            speaker.load()
+        return speaker
+    raise SpeechUnavailable(
+        f"Unknown speech engine {engine!r}: choose one of {', '.join(ENGINES)}"
+    )
 
 
 def play_file(

@@ -28,6 +28,12 @@ class Speaker(Protocol):
         Raises ``audio.errors.SpeechUnavailable`` when there is no speech engine
         or no output device."""
 
+    def prepare(self, text: str) -> None:
+        """Render ``text`` in the background, ahead of a later ``speak`` of it
+        (the next question while the person answers), so that it then starts
+        at once. Returns immediately and never raises; asking again for the
+        same text does nothing more."""
+
 
 class Recorder(Protocol):
     def start(self, wav_path: Path, on_level: Callable[[float], None] | None = None) -> None:
