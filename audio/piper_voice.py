@@ -7,7 +7,7 @@ Piper phonemises with the espeak-ng data it bundles, so nothing is fetched at
 run time. Rendering goes through Piper's Python API, sentence by sentence,
 into a WAV in the same cache the pyttsx3 speaker uses (keyed by text, voice,
 rate and engine); background preparation, playback and cancelling are the
-shared ones of ``audio.tts.CachedSpeaker``.
+shared ones of ``audio.speaking.CachedSpeaker``.
 
 Importing this module is cheap: onnxruntime and Piper are imported, and the
 voice (about 300 MB resident) is loaded, at the first rendering or on
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from audio.errors import SpeechUnavailable, one_line
-from audio.tts import CachedSpeaker, Voice, cache_key
+from audio.speaking import CachedSpeaker, Voice, cache_key
 
 VOICE_ID = "en_US-joe-medium"
 VOICE_NAME = "joe (US English, medium quality)"

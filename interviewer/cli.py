@@ -14,6 +14,7 @@ import sys
 
 from interviewer import __version__
 from interviewer.commands import COMMANDS, CommandError
+from interviewer.compose import add_voice_option
 
 __all__ = ["CommandError", "build_parser", "main"]
 
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="where attempts, audio and exports are kept (default: the user data directory)",
     )
+    add_voice_option(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         module = importlib.import_module(f"interviewer.commands.{name}")

@@ -18,6 +18,7 @@ from audio.errors import one_line
 from interviewer.commands import CommandError
 
 if TYPE_CHECKING:
+    from audio.piper_voice import PiperSpeaker
     from audio.recorder import Recorder
     from audio.transcriber import FasterWhisperTranscriber, WhisperTranscriber
     from audio.tts import Speaker
@@ -30,6 +31,30 @@ if TYPE_CHECKING:
     from questions.model import Bank
 
 T = TypeVar("T")
+
+
+def add_voice_option(parser: argparse.ArgumentParser, subcommand: bool = False) -> None:
+    """``--voice ENGINE``: the speech engine of this run, over the settings'
+    choice. On a sub-command it is left unset unless given there, so that
+    ``interviewer --voice piper practice`` keeps the top-level choice."""
+    from interviewer.config import SPEECH_ENGINES
+
+    parser.add_argument(
+        "--voice", dest="speech_engine", choices=SPEECH_ENGINES,
+        default=argparse.SUPPRESS if subcommand else None,
+        help="speech engine that reads the questions, for this run: pyttsx3 (the system "
+             "voice) or piper (a natural voice); default: the one chosen in Settings",
+    )  # fmt: skip
+
+
+def run_settings(settings: Settings, args: argparse.Namespace) -> Settings:
+    """The settings with this run's command-line choices applied. A voice id
+    belongs to its engine, so choosing another engine with ``--voice`` uses
+    that engine's default voice."""
+    engine = getattr(args, "speech_engine", None)
+    if engine and engine != settings.speech_engine:
+        return settings.updated(speech_engine=engine, voice=None)
+    return settings
 
 
 def load_bank(spec: str | None) -> Bank:
@@ -112,7 +137,7 @@ def build_app(args: argparse.Namespace, mode: Mode | None) -> InterviewerApp:
     from interviewer.tui.app import make_app
     from interviewer.tui.deps import StartRequest
 
-    settings = load_settings()
+    settings = run_settings(load_settings(), args)
     bank = load_bank(getattr(args, "bank", None) or settings.bank)
     try:
         store = Store()
@@ -176,14 +201,16 @@ def _part(notices: list[str], what: str, build: Callable[[], T]) -> T | None:
         return None
 
 
-def _speaker(settings: Settings) -> Speaker | None:
-    from audio.tts import Speaker
+def _speaker(settings: Settings) -> Speaker | PiperSpeaker | None:
+    """The speaker of the chosen engine; Piper's voice is loaded here, on the
+    background thread, so the first question does not wait for it."""
+    from audio.tts import make_speaker
     from interviewer import paths
 
     if not settings.speak_questions:
         return None
-    return Speaker(paths.tts_cache_dir(), voice=settings.voice, rate=settings.rate,
-                   output_device=settings.output_device)
+    return make_speaker(settings.speech_engine, paths.tts_cache_dir(), voice=settings.voice,
+                        rate=settings.rate, output_device=settings.output_device, warm=True)
 
 
 def _transcriber(

@@ -70,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         lambda: check_torch(report),
         lambda: check_portaudio_and_devices(report, settings),
         lambda: check_speech(report, settings),
+        lambda: check_piper(report, settings),
         lambda: check_model(report, build=not args.quick),
     ]
     if not args.no_mic:
@@ -221,6 +222,57 @@ def check_speech(report: Report, settings) -> None:
             report.warn(f"speech engine: {exc}", "sudo apt-get install espeak-ng")
             return
         report.ok(f"speech engine: espeak-ng rendered a word in {took:.2f} s ({path.stat().st_size} bytes)")
+
+
+def check_piper(report: Report, settings) -> None:
+    """Whether the Piper voice is installed; when it is the chosen engine,
+    also how fast it renders a sentence here."""
+    from audio.errors import SpeechUnavailable
+
+    fix = "python3 -m interviewer.bootstrap run   (installs what is missing)"
+    chosen = settings.speech_engine == "piper"
+    try:
+        from audio import piper_voice
+
+        what = piper_voice.installed()
+    except SpeechUnavailable as exc:
+        if chosen:
+            report.warn(f"Piper voice: {exc}; questions will be shown, not read", fix)
+        else:
+            report.warn(f"Piper voice: {exc}", fix)
+        return
+    if not chosen:
+        report.ok(f"Piper voice: installed, {what}; the chosen engine is {settings.speech_engine}")
+        return
+    if settings.voice not in (None, "", piper_voice.VOICE_ID):
+        report.warn(f"Piper voice: the Voice setting {settings.voice!r} is not a Piper voice; "
+                    "questions will be shown, not read",
+                    f"clear Voice in the settings (Piper's voice is {piper_voice.VOICE_ID})")
+        return
+    text = "What problem does attention solve in a transformer model?"
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            speaker = piper_voice.PiperSpeaker(Path(tmp), voice=settings.voice,
+                                               rate=settings.rate)
+            started = time.monotonic()
+            speaker.load()
+            load_s = time.monotonic() - started
+            started = time.monotonic()
+            path = speaker.render(text)
+            took = time.monotonic() - started
+            seconds = _wav_seconds(path)
+        except SpeechUnavailable as exc:
+            report.warn(f"Piper voice: {exc}", fix)
+            return
+    report.ok(f"Piper voice: installed, {what}; a {seconds:.1f} s question rendered in {took:.2f} s "
+              f"(real-time factor {took / seconds:.2f}; voice load {load_s:.1f} s)")
+
+
+def _wav_seconds(path: Path) -> float:
+    import wave
+
+    with wave.open(str(path), "rb") as w:
+        return w.getnframes() / w.getframerate()
 
 
 def check_model(report: Report, build: bool) -> None:

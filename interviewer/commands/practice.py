@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from interviewer.compose import add_voice_option
+
 NAME = "practice"
 HELP = "practise questions out loud (the default when no command is given)"
 
@@ -17,6 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bank", metavar="NAME|FILE", help="question bank (default: the built-in one)")
     p.add_argument("--typed", action="store_true",
                    help="answer by typing (no microphone, no speech at all)")
+    add_voice_option(p, subcommand=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from interviewer.compose import add_voice_option
+
 NAME = "rapid"
 HELP = "a rapid-fire round: N questions against the clock"
 
@@ -18,6 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, metavar="S", help="fix the choice and order of questions")
     p.add_argument("--bank", metavar="NAME|FILE", help="question bank")
     p.add_argument("--typed", action="store_true", help="answer by typing")
+    add_voice_option(p, subcommand=True)
 
 
 def run(args: argparse.Namespace) -> int:
