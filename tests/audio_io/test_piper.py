@@ -263,3 +263,45 @@ def test_a_prepared_question_starts_within_0_3_s(piper_monitor, tmp_path):
     # the block's arrival is after it was played: the real start was no later
     start = loud[0] - called
     assert start < START_WITHIN_S, f"the prepared question started {start:.3f} s after speak()"
+
+
+# --- choosing it -----------------------------------------------------------------------
+
+
+def test_voice_option_on_the_command_line():
+    from interviewer.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args([]).speech_engine is None
+    assert parser.parse_args(["--voice", "piper"]).speech_engine == "piper"
+    assert parser.parse_args(["--voice", "piper", "practice"]).speech_engine == "piper"
+    assert parser.parse_args(["practice", "--voice", "piper"]).speech_engine == "piper"
+    assert parser.parse_args(["rapid", "--voice", "pyttsx3"]).speech_engine == "pyttsx3"
+    assert parser.parse_args(["rapid"]).speech_engine is None
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--voice", "festival"])
+
+
+def test_the_option_overrides_the_setting_for_the_run():
+    import argparse
+
+    from interviewer.compose import run_settings
+    from interviewer.config import Settings
+
+    saved = Settings(speech_engine="pyttsx3", voice="gmw/en-us", rate=150)
+    piper = run_settings(saved, argparse.Namespace(speech_engine="piper"))
+    # the saved voice id is espeak's: Piper uses its own default
+    assert (piper.speech_engine, piper.voice, piper.rate) == ("piper", None, 150)
+    assert run_settings(saved, argparse.Namespace(speech_engine="pyttsx3")) == saved
+    assert run_settings(saved, argparse.Namespace(speech_engine=None)) == saved
+    assert run_settings(saved, argparse.Namespace()) == saved
+
+
+def test_the_app_builds_the_speaker_of_the_chosen_engine(tmp_path):
+    from interviewer.compose import _speaker
+    from interviewer.config import Settings
+
+    speaker = _speaker(Settings(speech_engine="piper", rate=200))
+    assert isinstance(speaker, PiperSpeaker) and speaker.rate == 200
+    assert type(_speaker(Settings())) is Speaker
+    assert _speaker(Settings(speech_engine="piper", speak_questions=False)) is None
