@@ -8,7 +8,10 @@ stores the same fields the same way:
 - a rapid-round answer graded in the background and an answer left behind
   by a crash (``complete_attempt``);
 - a re-grade of a stored attempt, one or many, with a hand-corrected
-  transcript or without (``regrade_attempt``, ``regrade_attempts``).
+  transcript or without (``regrade_attempt``, ``regrade_attempts``);
+- a follow-up reply, spoken, typed or left by a crash (``store_followup_*``,
+  ``grade_followup``, ``complete_followup``), after which the attempt's
+  combined score is worked out again (``recombine``).
 
 The rules, in one place:
 
@@ -18,7 +21,10 @@ The rules, in one place:
   changed by hand; correcting a typed answer replaces its text but is not an
   edited transcript;
 - a new grade never overwrites an earlier one: ``Store.record_grade`` moves
-  it to the attempt's grade history.
+  it (with its follow-ups' grades) to the attempt's grade history;
+- an attempt's ``score`` is the combined one: its own grade plus what its
+  follow-ups recovered (``questions.followup``); ``unprompted_score`` is its
+  own grade. Every grade of the answer or of a follow-up recombines them.
 """
 
 from __future__ import annotations
@@ -29,12 +35,14 @@ from typing import TYPE_CHECKING, Any
 
 from audio.errors import one_line
 from audio.results import Recording, Transcript
+from interviewer.config import Settings
 from interviewer.session.errors import NoRecogniser
 from interviewer.session.live import cancel_in_background, finish_live
-from interviewer.session.model import Attempt
+from interviewer.session.model import Attempt, FollowUp
 from interviewer.session.ports import Grader, Transcriber
 from interviewer.session.store import Store, StoreError
 from questions.assessment import Assessment
+from questions.followup import Recovery, combine
 from questions.model import Bank, Question
 
 if TYPE_CHECKING:
@@ -92,21 +100,24 @@ def store_recording(
     """Keep what the recorder reports about a finished answer: state
     "recorded"; the WAV file is made readable by its owner only."""
     keep_private(recording.path)
-    stopped_by = "limit" if timed_out and recording.stopped_by == "user" else recording.stopped_by
     return store.update_attempt(
         attempt.id,
         state="recorded",
         duration_s=recording.duration_s,
         answer_time_s=answer_time_s,
         error=recording.error,
-        extra={
-            **attempt.extra,
-            "stopped_by": stopped_by,
-            "speech_detected": recording.speech_detected,
-            "pauses": [list(p) for p in recording.pauses],
-            "timed_out": timed_out,
-        },
+        extra={**attempt.extra, **_recorder_notes(recording, timed_out)},
     )
+
+
+def _recorder_notes(recording: Recording, timed_out: bool) -> dict[str, Any]:
+    stopped_by = "limit" if timed_out and recording.stopped_by == "user" else recording.stopped_by
+    return {
+        "stopped_by": stopped_by,
+        "speech_detected": recording.speech_detected,
+        "pauses": [list(p) for p in recording.pauses],
+        "timed_out": timed_out,
+    }
 
 
 def store_typed(
@@ -314,6 +325,8 @@ def grade_and_record(
         transcript_edited=True if edited else None,
         grader=name,
     )
+    if store.followups(attempt.id):
+        graded = recombine(store, question, attempt.id)
     return graded, assessment
 
 
@@ -358,7 +371,14 @@ def regrade_attempt(
         raise StoreError(f"attempt {attempt_id} is {attempt.state}: nothing to grade yet")
     if attempt.question_id not in bank:
         raise StoreError(f"question {attempt.question_id!r} is not in bank {bank.name!r}")
-    return grade_and_record(store, bank.get(attempt.question_id), attempt, grader, text=text)
+    question = bank.get(attempt.question_id)
+    graded, assessment = grade_and_record(store, question, attempt, grader, text=text)
+    replies = [f for f in store.followups(attempt_id) if f.state == "graded"]
+    for followup in replies:  # the follow-ups are graded again too
+        grade_followup(store, question, followup, grader)
+    if replies:
+        graded = recombine(store, question, attempt_id)
+    return graded, assessment
 
 
 def regrade_attempts(
@@ -374,6 +394,128 @@ def regrade_attempts(
             continue
         graded, _ = regrade_attempt(store, bank, grader, attempt_id)
         yield graded.score != attempt.score
+
+
+# -- follow-ups ---------------------------------------------------------------------
+
+
+def store_followup_recording(
+    store: Store, followup: FollowUp, recording: Recording, *, timed_out: bool, answer_time_s: float
+) -> FollowUp:
+    """Keep what the recorder reports about a follow-up reply: state "recorded"."""
+    keep_private(recording.path)
+    return store.update_followup(
+        followup.id,
+        state="recorded",
+        duration_s=recording.duration_s,
+        answer_time_s=answer_time_s,
+        error=recording.error,
+        extra={**followup.extra, **_recorder_notes(recording, timed_out)},
+    )
+
+
+def store_followup_transcript(
+    store: Store,
+    followup: FollowUp,
+    done: Transcribed,
+    *,
+    duration_s: float | None = None,
+    notes: dict[str, Any] | None = None,
+) -> FollowUp:
+    """Keep a follow-up reply's transcript: state "transcribed"; its delivery
+    figures go into ``extra`` (``delivery``)."""
+    changes: dict[str, Any] = {} if duration_s is None else {"duration_s": duration_s}
+    extra = {**followup.extra, **done.notes, "no_speech": done.no_speech, **(notes or {})}
+    if done.delivery is not None:
+        extra["delivery"] = done.delivery
+    return store.update_followup(
+        followup.id, state="transcribed", transcript=done.transcript.text, extra=extra, **changes
+    )
+
+
+def grade_followup(
+    store: Store, question: Question, followup: FollowUp, grader: Grader | None, *,
+    text: str | None = None,
+) -> tuple[FollowUp, Assessment]:
+    """Grade a follow-up reply (its transcript, or ``text``, which replaces
+    it) against the question's whole rubric and store the grade; only the
+    probed point and the misconceptions count (``recombine``). An empty
+    reply is no speech: never sent to the grader. Call ``recombine`` after."""
+    answer = (followup.transcript or "") if text is None else text
+    if not answer.strip():
+        assessment, name = Assessment(score=None, no_speech=True), NO_GRADER
+    else:
+        chosen = grader_or_default(grader)
+        assessment, name = chosen(question, answer), grader_name(chosen)
+    changes: dict[str, Any] = {"transcript": text} if text is not None else {}
+    graded = store.update_followup(
+        followup.id, state="graded", grade={"assessment": assessment.to_dict(), "grader": name},
+        **changes,
+    )
+    return graded, assessment
+
+
+def recombine(store: Store, question: Question, attempt_id: int) -> Attempt:
+    """Work out the attempt's combined score again from its own grade and
+    its graded follow-ups (``questions.followup.combine``): the attempt's
+    ``score`` becomes the combined one, ``unprompted_score`` its own, and
+    each follow-up's grade keeps what it recovered. A follow-up whose key
+    point is no longer in the question counts for nothing."""
+    attempt = store.get_attempt(attempt_id)
+    if attempt.assessment is None:
+        return attempt
+    own = Assessment.from_dict(attempt.assessment)
+    texts = [k.text for k in question.key_points]
+    graded = [
+        f for f in store.followups(attempt_id)
+        if f.state == "graded" and f.grade and f.key_point_text in texts
+    ]
+    default_share = Settings().followup_share
+    combined = combine(
+        question,
+        own,
+        [
+            (
+                texts.index(f.key_point_text),
+                Assessment.from_dict(f.grade["assessment"]) if f.grade else None,
+                float(f.extra.get("share", default_share)),
+            )
+            for f in graded
+        ],
+    )
+    for followup, recovery in zip(graded, combined.recoveries, strict=True):
+        store.update_followup(followup.id, grade={**(followup.grade or {}), **_outcome(recovery)})
+    return store.update_attempt(
+        attempt_id, score=combined.score, unprompted_score=combined.unprompted
+    )
+
+
+def _outcome(r: Recovery) -> dict[str, Any]:
+    return {
+        "before": r.before, "after": r.after, "worth": r.worth, "share": r.share,
+        "recovered": r.recovered, "charged": [list(c) for c in r.charged],
+    }
+
+
+def complete_followup(
+    store: Store,
+    question: Question,
+    transcriber: Transcriber | None,
+    grader: Grader | None,
+    followup: FollowUp,
+    *,
+    notes: dict[str, Any] | None = None,
+) -> Attempt:
+    """Transcribe (unless already transcribed) and grade a follow-up reply a
+    crash cut off, from its audio file; returns the attempt with its new
+    combined score."""
+    if followup.state != "transcribed" or followup.transcript is None:
+        assert followup.audio_path is not None
+        done = transcribe_recording(transcriber, question, Path(followup.audio_path), None)
+        duration = followup.duration_s or _file_duration(followup.audio_path)
+        followup = store_followup_transcript(store, followup, done, duration_s=duration, notes=notes)
+    grade_followup(store, question, followup, grader)
+    return recombine(store, question, followup.attempt_id)
 
 
 def keep_private(path: Path | str) -> None:
@@ -394,15 +536,20 @@ __all__ = [
     "NO_GRADER",
     "Transcribed",
     "complete_attempt",
+    "complete_followup",
     "compute_delivery",
     "default_grader",
     "delivery_and_asr_notes",
     "grade_and_record",
+    "grade_followup",
     "grader_name",
     "grader_or_default",
     "keep_private",
+    "recombine",
     "regrade_attempt",
     "regrade_attempts",
+    "store_followup_recording",
+    "store_followup_transcript",
     "store_recording",
     "store_transcript",
     "speech_of",

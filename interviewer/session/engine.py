@@ -3,9 +3,11 @@ as a state machine over plain values (never imports textual).
 
 Every step runs synchronously; the TUI calls the slow ones from thread
 workers, tests call them directly. The engine decides *when* a step is
-legal; what a step does to an answer lives in ``answers`` (transcribe,
-delivery, grade, record), ``live`` (transcribing while the person speaks),
-``rapid`` (grading rapid-round answers in the background) and ``summary``.
+legal. The answer steps act on the current turn (``turns``): the answer,
+or a follow-up's reply (``followup``: the interviewer probes a key point
+left out). What a step does lives in ``answers`` (transcribe, delivery,
+grade, record), ``live`` (transcribing while the person speaks), ``rapid``
+(grading rapid-round answers in the background) and ``summary``.
 
 Phases (``Phase``) and the legal moves between them::
 
@@ -14,6 +16,7 @@ Phases (``Phase``) and the legal moves between them::
     ASKING/LISTENING -> GRADING -> FEEDBACK   (typed answer)
     ASKING/LISTENING/TRANSCRIBING/GRADING -> FEEDBACK   (skip)
     FEEDBACK -> GRADING -> FEEDBACK        (re-grade a corrected transcript)
+    FEEDBACK -> ASKING ... -> FEEDBACK     (begin_followup: the same steps, on the follow-up)
     any -> DONE                            (finish)
 
 Anything else raises ``IllegalTransition`` naming the phase and what is allowed.
@@ -27,23 +30,26 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from audio.errors import AudioError, NoMicrophone
 from audio.results import Recording, Transcript
 from interviewer.config import Settings
 from interviewer.session import answers
+from interviewer.session import phases as phases_
 from interviewer.session.errors import IllegalTransition, NothingDue, SessionError
+from interviewer.session.followup import FollowUpTurn, Probe
 from interviewer.session.live import LiveTranscription
-from interviewer.session.model import Attempt, Phase, SessionConfig, SessionInfo
+from interviewer.session.model import Attempt, AttemptState, Phase, SessionConfig, SessionInfo
 from interviewer.session.ports import Ports
 from interviewer.session.rapid import BackgroundGrader, DeferredAnswer, GradedAnswer
 from interviewer.session.recovery import interrupted_attempts, recover_attempt
-from interviewer.session.scheduler import ReviewScheduler
-from interviewer.session.selection import SelectionError, select_questions
+from interviewer.session.scheduler import ReviewOnce, ReviewScheduler
+from interviewer.session.selection import session_questions
 from interviewer.session.store import Store, utc_now
 from interviewer.session.summary import SessionSummary, close_session, config_key
+from interviewer.session.timing import AnswerClock
+from interviewer.session.turns import AnswerTurn, Turn, speak
 from questions.assessment import Assessment
 from questions.model import Bank, Question
 
@@ -52,16 +58,6 @@ if TYPE_CHECKING:
 
 DRAIN_TIMEOUT_S = 300.0
 """How long ``finish()`` waits for answers still being graded in the background."""
-
-_ALLOWED: dict[Phase, frozenset[Phase]] = {
-    Phase.IDLE: frozenset({Phase.ASKING, Phase.DONE}),
-    Phase.ASKING: frozenset({Phase.LISTENING, Phase.GRADING, Phase.FEEDBACK, Phase.DONE}),
-    Phase.LISTENING: frozenset({Phase.TRANSCRIBING, Phase.FEEDBACK, Phase.DONE}),
-    Phase.TRANSCRIBING: frozenset({Phase.GRADING, Phase.FEEDBACK, Phase.DONE}),
-    Phase.GRADING: frozenset({Phase.FEEDBACK, Phase.DONE}),
-    Phase.FEEDBACK: frozenset({Phase.ASKING, Phase.GRADING, Phase.DONE}),
-    Phase.DONE: frozenset({Phase.DONE}),
-}
 
 
 class SessionEngine:
@@ -90,44 +86,34 @@ class SessionEngine:
         self.rng = rng if rng is not None else random.Random(self.config.seed)
         self.now = now
         self.scheduler = scheduler or ReviewScheduler(store, bank.name, now=now)
-        self.time_limit_s = self.config.time_limit_s
-        """The hard limit per answer (rapid rounds: by default the settings')."""
-        if self.time_limit_s is None and self.config.mode == "rapid":
-            self.time_limit_s = self.settings.rapid_answer_s
+        limit = self.config.time_limit_s
+        if limit is None and self.config.mode == "rapid":
+            limit = self.settings.rapid_answer_s
+        self._clock = AnswerClock(clock, limit)
         self.questions: list[Question] = []
         """The questions chosen by ``start()``, in the order they are asked."""
         self.phase = Phase.IDLE
         self.index = -1
         self.session: SessionInfo | None = None
-        self.attempt: Attempt | None = None
-        """The current question's attempt, as last stored."""
         self.recording: Recording | None = None
-        self.assessment: Assessment | None = None
-        """The last grade of the current answer."""
+        """The recording of the current turn."""
+        self._answer: AnswerTurn | None = None
+        self._turn: Turn | None = None
+        """The turn the answer steps act on: ``_answer`` or a follow-up."""
         self.on_graded: Callable[[GradedAnswer], None] | None = None
-        """Rapid rounds: called on the background worker's thread for each
-        deferred answer (set it before the first ``defer_answer``)."""
-        self._reviewed: set[int] = set()
-        self._answer_started: float | None = None
+        """Called on the background worker's thread for each deferred answer."""
         self._attempts: dict[str, int] = {}
         self._summary: SessionSummary | None = None
         self._lock = threading.RLock()
-        self._review_lock = threading.Lock()
-        """Serialises spaced-repetition reviews (the UI and the background worker)."""
-        self._background: BackgroundGrader | None = None
+        self._review = ReviewOnce(self.scheduler, now).record
+        """Records the spaced-repetition review of an answer's own grade, once."""
+        self._background = BackgroundGrader(store, ports, self._review, self._notify_graded)
+        """Grades deferred answers (rapid rounds; its thread starts on first use)."""
         self._live = LiveTranscription(ports.recorder, ports.transcriber, enabled=incremental)
-        """Transcribes while the person speaks (``incremental``); else the
-        answer is transcribed after it ends."""
-
-    # -- state machine ------------------------------------------------------------
+        """Transcribes while the person speaks (``incremental``)."""
 
     def _require(self, action: str, *phases: Phase, target: Phase | None = None) -> None:
-        """Raise unless the phase is one of ``phases`` (and may move to ``target``)."""
-        if self.phase not in phases or (target is not None and target not in _ALLOWED[self.phase]):
-            expected = " or ".join(p.value for p in phases)
-            raise IllegalTransition(
-                f"cannot {action} while {self.phase.value} (allowed when {expected})"
-            )
+        phases_.require(self.phase, action, phases, target)
 
     def _move(self, target: Phase, action: str, *, allowed_from: tuple[Phase, ...]) -> None:
         self._require(action, *allowed_from, target=target)
@@ -145,7 +131,26 @@ class SessionEngine:
             raise IllegalTransition("no current question; call next_question() first")
         return q
 
-    # -- the session ----------------------------------------------------------------
+    @property
+    def attempt(self) -> Attempt | None:
+        """The current question's attempt, as last stored (its score the
+        combined one once a follow-up is graded)."""
+        return None if self._answer is None else self._answer.attempt
+
+    @property
+    def assessment(self) -> Assessment | None:
+        """The last grade of the current answer (not of its follow-ups)."""
+        return None if self._answer is None else self._answer.assessment
+
+    @property
+    def followup(self) -> FollowUpTurn | None:
+        """The follow-up being asked (``begin_followup``) until graded or skipped."""
+        return self._turn if isinstance(self._turn, FollowUpTurn) else None
+
+    def _current_turn(self) -> Turn:
+        self._question()  # raises before the first question
+        assert self._turn is not None
+        return self._turn
 
     def start(self) -> SessionInfo:
         """Choose the questions and create the session row."""
@@ -154,23 +159,10 @@ class SessionEngine:
                 raise IllegalTransition("the session has already started")
             self._require("start", Phase.IDLE)
             cfg = self.config
-            due: list[str] = []
-            if cfg.mode == "review" or cfg.order == "due":
-                due = self.scheduler.due_questions(self.now())
-            scores = self.store.recent_scores(bank=self.bank.name) if cfg.order == "weakest" else {}
-            try:
-                self.questions = select_questions(
-                    self.bank, cfg, self.rng, due=due, recent_scores=scores
-                )
-            except SelectionError as exc:
-                raise SessionError(str(exc)) from None
-            if not self.questions:
-                nxt = self.scheduler.next_due()
-                when = f"; the next is due {nxt:%Y-%m-%d %H:%M} UTC" if nxt else ""
-                raise NothingDue(f"no question of bank {self.bank.name!r} is due for review{when}")
-            info = asdict(cfg)
-            info["key"] = config_key(cfg)
-            info["questions"] = [q.id for q in self.questions]
+            self.questions = session_questions(
+                self.bank, cfg, self.rng, self.scheduler, self.store, self.now()
+            )
+            info = {**asdict(cfg), "key": config_key(cfg), "questions": [q.id for q in self.questions]}
             self.session = self.store.create_session(cfg.mode, self.bank.name, info)
             return self.session
 
@@ -182,71 +174,64 @@ class SessionEngine:
             self._require("move to the next question", Phase.IDLE, Phase.FEEDBACK)
             self._live.cancel()
             self.index += 1
-            self.attempt = None
-            self.recording = None
-            self.assessment = None
+            self.recording, self._answer, self._turn = None, None, None
             if self.index >= len(self.questions):
                 self.index = len(self.questions)
                 self.phase = Phase.DONE
                 return None
             self._move(Phase.ASKING, "ask", allowed_from=(Phase.IDLE, Phase.FEEDBACK))
-            self._answer_started = self.clock()
-            return self.questions[self.index]
+            q = self.questions[self.index]
+            self._answer = AnswerTurn(
+                self.store, q, session_id=self.session.id, bank=self.bank.name,
+                mode=self.config.mode, review=self._review,
+            )
+            self._turn = self._answer
+            self._clock.restart()
+            return q
 
     def ask(self, cancel: threading.Event | None = None) -> str | None:
-        """Read the question aloud. Returns a one-line notice (and shows the
-        question instead) when speech is unavailable; None when it was
-        spoken or speech is turned off."""
+        """Read the question (or the follow-up's probe) aloud. Returns a
+        one-line notice (and shows the question instead) when speech is
+        unavailable; None when it was spoken or speech is turned off."""
         self._require("ask", Phase.ASKING)
-        q = self._question()
-        notice: str | None = None
-        if self.settings.speak_questions:
-            if self.ports.speaker is None:
-                notice = "speech output is unavailable: read the question on screen"
-            else:
-                try:
-                    self.ports.speaker.speak(q.spoken_text, cancel)
-                except AudioError as exc:
-                    notice = str(exc) or "speech output is unavailable: read the question on screen"
+        turn = self._current_turn()
+        notice = self.say(turn.spoken_text, cancel) if self.settings.speak_questions else None
         with self._lock:
-            if self.phase == Phase.ASKING and self.attempt is None:
-                self._answer_started = self.clock()  # the answer's time starts after the question
+            if self.phase == Phase.ASKING and self._turn is turn and not turn.opened:
+                self._clock.restart()  # the answer's time starts after the question
         return notice
 
     def start_answer(self, on_level: Callable[[float], None] | None = None) -> Attempt:
-        """Create the attempt row (state "recording") before audio starts,
-        then start recording (phase LISTENING). Raises ``NoMicrophone``
-        without a recorder: the caller offers typing."""
+        """Create the turn's row (state "recording") before audio starts,
+        then start recording (phase LISTENING); returns the question's
+        attempt. Raises ``NoMicrophone`` without a recorder: the caller
+        offers typing."""
         with self._lock:
             self._require("start an answer", Phase.ASKING)
-            q = self._question()
+            q, turn = self._question(), self._current_turn()
             recorder = self.ports.recorder
             if recorder is None:
                 raise NoMicrophone("no microphone is available: type your answer instead")
-            attempt = self.store.begin_attempt(
-                q.id, session_id=self._session_id, bank=self.bank.name, extra={"mode": self.config.mode}
-            )
-            self.attempt = attempt
-            self._attempts[q.id] = attempt.id
-            assert attempt.audio_path is not None
-            self._live.start(attempt.id, q.recogniser_hint())
+            wav = turn.open()
+            self._live.start(turn.live_key, q.recogniser_hint())
             try:
-                recorder.start(Path(attempt.audio_path), on_level)
+                recorder.start(wav, on_level)
             except AudioError as exc:
                 self._live.cancel()
-                self.store.update_attempt(attempt.id, state="failed", error=str(exc))
-                self._attempts.pop(q.id, None)
-                self.attempt = None
+                turn.start_failed(str(exc))
                 raise
             self._move(Phase.LISTENING, "start an answer", allowed_from=(Phase.ASKING,))
-            self._answer_started = self.clock()
-            return self.attempt
+            self._clock.restart()
+            return self._note_attempt()
+
+    def say(self, text: str, cancel: threading.Event | None = None) -> str | None:
+        """Read ``text`` aloud (until done or ``cancel`` is set): None, or a
+        one-line notice when speech output is unavailable (any phase)."""
+        return speak(self.ports.speaker, text, cancel)
 
     def partial_transcript(self) -> str:
-        """The text recognised so far of the answer being recorded (grows a
-        stretch at a time while the person speaks); "" when nothing is
-        recognised yet or the answer is transcribed only after it ends.
-        Safe to call from any thread."""
+        """The text recognised so far of the answer being recorded ("" when
+        none yet, or transcribed only after it ends); any thread."""
         return self._live.text_so_far()
 
     @property
@@ -255,40 +240,31 @@ class SessionEngine:
         return self._live.transcriber
 
     def answer_ended(self, timeout: float | None = None) -> bool:
-        """True when the answer is over by itself: the recorder stopped
-        (silence, its limit, device lost) or a rapid round's time is up.
-        Never sleeps longer than ``timeout`` (the recorder's wait)."""
+        """True when the answer is over by itself (the recorder stopped: silence,
+        limit, device lost; or the time is up); waits at most ``timeout``."""
         if self.phase != Phase.LISTENING or self.ports.recorder is None:
             return self.phase != Phase.LISTENING
-        left = self.remaining_s()
-        if left is not None and left <= 0:
-            return True
-        wait = timeout if left is None else (left if timeout is None else min(timeout, left))
-        if self.ports.recorder.wait(wait):
-            return True
-        left = self.remaining_s()
-        return left is not None and left <= 0
+        return self._clock.ended(self.ports.recorder, timeout)
 
     def stop_answer(self) -> Recording:
         """Stop recording (state "recorded"); phase TRANSCRIBING."""
         with self._lock:
             self._require("stop the answer", Phase.LISTENING)
-            assert self.attempt is not None and self.ports.recorder is not None
-            elapsed = self._elapsed()
+            turn = self._current_turn()
+            assert self.ports.recorder is not None
+            elapsed = self._clock.elapsed()
             try:
                 rec = self.ports.recorder.stop()
             except AudioError as exc:
                 self._live.cancel()
-                self.attempt = self.store.update_attempt(self.attempt.id, state="recorded", error=str(exc))
-                self.phase = Phase.FEEDBACK
+                turn.stop_failed(str(exc))
+                self._turn, self.phase = self._answer, Phase.FEEDBACK
                 raise
             self._live.detach()
             if not rec.speech_detected:
                 self._live.cancel()  # nothing to transcribe
-            timed_out, answer_time = self._answer_time(elapsed)
-            self.attempt = answers.store_recording(
-                self.store, self.attempt, rec, timed_out=timed_out, answer_time_s=answer_time
-            )
+            timed_out, answer_time = self._clock.answer_time(elapsed)
+            turn.recorded(rec, timed_out=timed_out, answer_time_s=answer_time)
             self.recording = rec
             self._move(Phase.TRANSCRIBING, "stop the answer", allowed_from=(Phase.LISTENING,))
             return rec
@@ -298,101 +274,105 @@ class SessionEngine:
         GRADING. No speech gives an empty transcript and no grade."""
         with self._lock:
             self._require("transcribe", Phase.TRANSCRIBING)
-            q = self._question()
-            assert self.attempt is not None and self.recording is not None
-            live = self._live.hand_over(self.attempt.id)
+            q, turn = self._question(), self._current_turn()
+            assert self.recording is not None
+            live = self._live.hand_over(turn.live_key)
             recording = self.recording
         done = answers.transcribe_answer(self.ports.transcriber, q, recording, live)
         with self._lock:
-            if self.phase != Phase.TRANSCRIBING or self.attempt is None:
-                # skipped or finished meanwhile: keep the text, not the state change
-                if self.attempt is not None:
-                    self.attempt = self.store.update_attempt(
-                        self.attempt.id, transcript=done.transcript.text, delivery=done.delivery
-                    )
+            current = self.phase == Phase.TRANSCRIBING and self._turn is turn
+            turn.transcribed(done, current=current)  # skipped meanwhile: the text is kept
+            if not current:
                 return done.transcript
-            self.attempt = answers.store_transcript(self.store, self.attempt, done)
             self._move(Phase.GRADING, "transcribe", allowed_from=(Phase.TRANSCRIBING,))
             return done.transcript
 
     def grade(self, text: str | None = None) -> Assessment:
-        """Grade the transcript, or ``text`` when given (a hand correction);
-        phase FEEDBACK. Calling it again in FEEDBACK re-grades (the earlier
-        grade is kept in the attempt's history). No speech is never graded."""
+        """Grade the transcript, or ``text`` (a hand correction); phase FEEDBACK.
+        Again in FEEDBACK, it re-grades the answer (the earlier grade goes to
+        the history). No speech is never graded. A follow-up's reply is graded
+        (that grade is returned), the attempt's score becomes the combined one."""
         self._require("grade", Phase.GRADING, Phase.FEEDBACK)
-        q = self._question()
+        self._question()
         attempt = self.attempt
-        if attempt is None:
+        if attempt is None or self._answer is None:
             raise IllegalTransition("there is no answer to grade")
-        if self._background is not None and attempt.id in self._background.deferred:
+        if attempt.id in self._background.deferred:
             raise IllegalTransition("this answer is being graded in the background")
         was = self.phase
+        turn = self._current_turn() if was == Phase.GRADING else self._answer
         self.phase = Phase.GRADING
         try:
-            graded, assessment = answers.grade_and_record(
-                self.store, q, attempt, self.ports.grader, text=text
-            )
+            assessment = turn.grade(self.ports.grader, text)
         except BaseException:
             self.phase = was
             raise
-        self.attempt, self.assessment = graded, assessment
-        self._review(q, attempt.id, assessment)
-        self.phase = Phase.FEEDBACK
+        if isinstance(turn, FollowUpTurn):
+            self._answer.attempt = turn.attempt  # with the combined score
+        self._turn, self.phase = self._answer, Phase.FEEDBACK
         return assessment
 
-    def _review(self, q: Question, attempt_id: int, assessment: Assessment) -> None:
-        """Record the spaced-repetition review once per attempt (any thread)."""
-        with self._review_lock:
-            if attempt_id in self._reviewed or assessment.score is None:
-                return
-            self._reviewed.add(attempt_id)
-            self.scheduler.record(q.id, assessment.score, attempt_id=attempt_id, when=self.now())
+    def followup_offer(self) -> Probe | None:
+        """After a graded practice answer (FEEDBACK): the follow-up the
+        interviewer asks next, or None (``followup.next_probe``)."""
+        with self._lock:
+            if self.phase != Phase.FEEDBACK or self._answer is None:
+                return None
+            return self._answer.next_probe(self.settings)
+
+    def begin_followup(self) -> Probe:
+        """Ask the offered follow-up (phase ASKING): ``ask`` reads its probe,
+        the answer steps act on its reply; ``skip`` costs nothing."""
+        with self._lock:
+            probe = self.followup_offer()
+            if probe is None or self._answer is None:
+                raise IllegalTransition("no follow-up is due for this answer")
+            self._turn = self._answer.follow_up(probe, self.settings.followup_share)
+            self._move(Phase.ASKING, "ask a follow-up", allowed_from=(Phase.FEEDBACK,))
+            self._clock.restart()
+            return probe
 
     def submit_typed(self, text: str) -> Assessment:
-        """Answer by typing (no microphone, or by choice): creates the attempt
-        and grades it; phase FEEDBACK. While listening, the recording is
-        stopped and kept as a "skipped" attempt."""
+        """Answer (or reply to a follow-up) by typing and grade it; phase
+        FEEDBACK. While listening, the recording is stopped and kept."""
         with self._lock:
             self._require("submit a typed answer", Phase.ASKING, Phase.LISTENING)
-            q = self._question()
+            turn = self._current_turn()
             if self.phase == Phase.LISTENING:
-                self._close_open_attempt("skipped")
+                self._stop_recording()
                 self.phase = Phase.ASKING
-            timed_out, answer_time = self._answer_time(self._elapsed())
-            self.attempt = answers.store_typed(
-                self.store, q.id, text, session_id=self._session_id, bank=self.bank.name,
-                mode=self.config.mode, timed_out=timed_out, answer_time_s=answer_time,
-            )
-            self._attempts[q.id] = self.attempt.id
+            timed_out, answer_time = self._clock.answer_time()
+            turn.typed(text, timed_out=timed_out, answer_time_s=answer_time)
+            self._note_attempt()
             self._move(Phase.GRADING, "submit a typed answer", allowed_from=(Phase.ASKING,))
         return self.grade()
 
     def skip(self) -> None:
-        """Give up this question: an open attempt becomes "skipped" (its audio
-        is kept); phase FEEDBACK, then ``next_question()``."""
+        """Give up this question (an open attempt becomes "skipped", its audio
+        kept) or this follow-up (stored as skipped, at no cost); phase FEEDBACK."""
         with self._lock:
             self._require("skip", Phase.ASKING, Phase.LISTENING, Phase.TRANSCRIBING, Phase.GRADING)
             self._close_open_attempt("skipped")
             self.phase = Phase.FEEDBACK
 
+    @property
+    def time_limit_s(self) -> float | None:
+        """The hard limit per answer (rapid rounds: by default the settings')."""
+        return self._clock.limit_s
+
     def remaining_s(self) -> float | None:
         """Seconds left for this answer in a timed round; None otherwise."""
-        limit = self.time_limit_s
-        if limit is None or self._answer_started is None:
-            return None
         if self.phase not in (Phase.ASKING, Phase.LISTENING):
             return None
-        return max(0.0, limit - self._elapsed())
+        return self._clock.remaining()
 
     def keep_answer(self) -> int | None:
         """Ending the session mid-answer keeps what was said: an answer being
         recorded is stopped, one recorded but not transcribed yet is handed
-        to the background grader (``finish()`` waits for it), one
-        transcribed but not graded is graded. Returns
-        the attempt id handed over, or None (no answer open, or no speech in
-        it: stored as such at once). Call it when no
-        other step of this answer is running (the TUI's lock sees to that);
-        ``finish()`` calls it too."""
+        to the background grader (``finish()`` waits for it), one transcribed
+        is graded; a follow-up's reply is graded at once. Returns the attempt
+        id handed over, or None. Call it when no other step of this answer
+        runs (the TUI's lock sees to that); ``finish()`` calls it too."""
         with self._lock:
             if self.phase == Phase.GRADING and self.attempt is not None:
                 self.grade()  # transcribed, not graded yet
@@ -404,6 +384,13 @@ class SessionEngine:
                     self.stop_answer()
                 except AudioError:
                     return None  # kept "recorded" with the error; offered for recovery
+            if self.followup is not None:  # graded at once; if that fails, recovered later
+                try:
+                    self.transcribe()
+                    self.grade()
+                except (AudioError, SessionError):
+                    self._turn = self._answer
+                return None
             if self.recording is not None and not self.recording.speech_detected:
                 self.transcribe()  # no speech: stored as such without the recogniser
                 self.grade()
@@ -411,14 +398,11 @@ class SessionEngine:
             return self.defer_answer()
 
     def finish(self, wait_s: float | None = None) -> SessionSummary:
-        """End the session (any phase) and summarise the questions answered.
-        An answer being recorded or waiting to be transcribed is kept and
-        graded (``keep_answer``); a question still being asked, with no
-        answer yet, is left out of the summary. Answers deferred to the
-        background are waited for (at most ``wait_s`` seconds,
-        ``DRAIN_TIMEOUT_S`` by default); those not graded by then stay
-        "recorded", are offered by ``recover_interrupted`` and are listed in
-        ``SessionSummary.ungraded``."""
+        """End the session (any phase) and summarise the questions answered:
+        an answer open is kept and graded (``keep_answer``), a question only
+        asked is left out. Deferred answers are waited for (``wait_s``,
+        default ``DRAIN_TIMEOUT_S``); those not graded by then stay
+        "recorded" for ``recover_interrupted`` (``SessionSummary.ungraded``)."""
         with self._lock:
             if self._summary is not None:
                 return self._summary
@@ -427,13 +411,11 @@ class SessionEngine:
             self.keep_answer()
             asked_only = self.phase == Phase.ASKING and self.attempt is None
             if self.phase == Phase.ASKING:
-                self._close_open_attempt("skipped")
+                self._close_open_attempt("skipped", record_unasked=False)
             self._live.cancel()
             self.phase = Phase.DONE
-        ungraded: tuple[int, ...] = ()
-        if self._background is not None:
-            # outside the lock: the worker never needs it, callers may ask pending()
-            ungraded = self._background.finish(DRAIN_TIMEOUT_S if wait_s is None else wait_s)
+        # outside the lock: the worker never needs it, callers may ask pending()
+        ungraded = self._background.finish(DRAIN_TIMEOUT_S if wait_s is None else wait_s)
         with self._lock:
             if self._summary is None:
                 assert self.session is not None
@@ -446,8 +428,6 @@ class SessionEngine:
                 )
             return self._summary
 
-    # -- background grading (rapid rounds) --------------------------------------------
-
     def defer_answer(self) -> int:
         """Hand the current answer to the background grader and move on:
         stops the recorder if it still runs (state "recorded"), queues the
@@ -456,16 +436,14 @@ class SessionEngine:
         touched: it starts when the next question is asked."""
         with self._lock:
             self._require("hand off the answer", Phase.LISTENING, Phase.TRANSCRIBING)
+            if self.followup is not None:
+                raise IllegalTransition("a follow-up is graded at once, not in the background")
             if self.phase == Phase.LISTENING:
                 self.stop_answer()
             q = self._question()
             assert self.attempt is not None
             attempt_id = self.attempt.id
-            live = self._live.hand_over(attempt_id)
-            if self._background is None:
-                self._background = BackgroundGrader(
-                    self.store, self.ports, self._review, self._notify_graded
-                )
+            live = self._live.hand_over(str(attempt_id))
             self._background.submit(DeferredAnswer(q, attempt_id, self.recording, live))
             self._move(Phase.FEEDBACK, "hand off the answer", allowed_from=(Phase.TRANSCRIBING,))
             return attempt_id
@@ -474,57 +452,48 @@ class SessionEngine:
         """Stop grading deferred answers not started yet (they stay "recorded",
         offered for recovery; a waiting ``finish()`` returns once the answer
         being graded is done). Returns the attempt ids left ungraded."""
-        background = self._background
-        return [] if background is None else background.cancel()
+        return self._background.cancel()
 
     def pending(self) -> int:
         """Deferred answers not graded yet."""
-        background = self._background
-        return 0 if background is None else background.pending()
+        return self._background.pending()
 
     def _notify_graded(self, graded: GradedAnswer) -> None:
         listener = self.on_graded
         if listener is not None:
             listener(graded)
 
-    # -- recovery -----------------------------------------------------------------------
-
     def recover_interrupted(self) -> list[Attempt]:
         """Attempts of this bank a crash left unfinished, with audio on disk,
         oldest first; not those this engine is still grading in the background."""
-        busy = self._background.busy() if self._background is not None else set()
-        return interrupted_attempts(self.store, self.bank, busy=busy)
+        return interrupted_attempts(self.store, self.bank, busy=self._background.busy())
 
     def recover(self, attempt_id: int) -> Attempt:
         """Transcribe and grade an interrupted attempt (outside the current
         question; the phase does not change)."""
         return recover_attempt(self.store, self.bank, self.ports, attempt_id, scheduler=self.scheduler)
 
-    # -- helpers -----------------------------------------------------------------------
+    def _note_attempt(self) -> Attempt:
+        """Remember the question's attempt for the summary; returns it."""
+        assert self.attempt is not None
+        self._attempts[self.attempt.question_id] = self.attempt.id
+        return self.attempt
 
-    @property
-    def _session_id(self) -> int | None:
-        return None if self.session is None else self.session.id
-
-    def _elapsed(self) -> float:
-        return 0.0 if self._answer_started is None else max(0.0, self.clock() - self._answer_started)
-
-    def _answer_time(self, elapsed: float) -> tuple[bool, float]:
-        """(timed out, the answer's time clipped to the limit), for the row."""
-        limit = self.time_limit_s
-        timed_out = limit is not None and elapsed >= limit
-        clipped = min(elapsed, limit) if timed_out and limit is not None else elapsed
-        return timed_out, round(clipped, 3)
-
-    def _close_open_attempt(self, state: str) -> None:
+    def _stop_recording(self) -> None:
+        """Stop a recording being made (its audio is kept) and its live transcription."""
         if self.phase == Phase.LISTENING and self.ports.recorder is not None:
             try:
                 answers.keep_private(self.ports.recorder.stop().path)
             except AudioError:
                 pass
         self._live.cancel()
-        if self.attempt is not None and self.attempt.state not in ("graded", "skipped", "failed"):
-            self.attempt = self.store.update_attempt(self.attempt.id, state=state)
+
+    def _close_open_attempt(self, state: AttemptState, *, record_unasked: bool = True) -> None:
+        """End the current turn in ``state``; a follow-up is then over."""
+        self._stop_recording()
+        if self._turn is not None:
+            self._turn.close(state, record_unasked=record_unasked)
+        self._turn = self._answer
 
 
 # ``Ports`` and the errors are re-exported: callers build an engine from this module alone.

@@ -47,7 +47,16 @@ CSV_COLUMNS = (
     "fillers",
     "transcript_edited",
     "transcript",
+    "unprompted_score",
+    "followups",
+    "prompted",
+    "followup_exchange",
 )
+"""One row per attempt; its follow-ups are summed up in the last columns:
+``unprompted_score`` (the answer's own score; ``score`` is the combined one),
+``followups`` (how many were asked), ``prompted`` (key points given only
+after a prompt) and ``followup_exchange`` (each probe, its state and the
+reply, " | " between follow-ups)."""
 
 
 class ExportError(Exception):
@@ -111,6 +120,13 @@ def to_csv(rows: Sequence[dict[str, Any]], bank: Bank | None = None) -> str:
                 "" if fillers is None else fillers,
                 int(bool(r.get("transcript_edited"))),
                 r.get("transcript") or "",
+                "" if r.get("unprompted_score") is None else f"{r['unprompted_score']:.4f}",
+                len(r.get("followups") or ()),
+                " | ".join(f["key_point_text"] for f in _recovered(r)),
+                " | ".join(
+                    f"{f['prompt']} [{f['state']}] {(f.get('transcript') or '').strip()}".strip()
+                    for f in r.get("followups") or ()
+                ),
             ]
         )
     return out.getvalue()
@@ -147,6 +163,8 @@ def _markdown_attempt(r: dict[str, Any], bank: Bank | None) -> list[str]:
     else:
         result = r["state"]
     out = [f"### {_prompt(bank, r['question_id'])}", ""]
+    if score is not None and r.get("followups") and r.get("unprompted_score") is not None:
+        result += f" ({round(r['unprompted_score'] * 100)}% unprompted)"
     facts = [f"`{r['question_id']}`", when, result]
     if r.get("answer_time_s") is not None:
         facts.append(f"answered in {r['answer_time_s']:.0f} s")
@@ -176,9 +194,42 @@ def _markdown_attempt(r: dict[str, Any], bank: Bank | None) -> list[str]:
     if mis:
         out += ["**Misconceptions:**", ""]
         out += [f"- {m['text']} - {m.get('correction', '')}".rstrip(" -") for m in mis] + [""]
+    out += _markdown_followups(r)
     delivery = _delivery_line(r.get("delivery"))
     if delivery:
         out += [f"**Delivery:** {delivery}", ""]
+    return out
+
+
+def _recovered(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """The follow-ups of a row whose key point was given after the prompt."""
+    return [
+        f for f in r.get("followups") or ()
+        if f.get("state") == "graded" and float((f.get("grade") or {}).get("recovered") or 0) > 0
+    ]
+
+
+def _markdown_followups(r: dict[str, Any]) -> list[str]:
+    """The follow-up exchange of an attempt: each probe and its reply."""
+    out: list[str] = []
+    for f in r.get("followups") or ():
+        grade = f.get("grade") or {}
+        if f.get("state") == "skipped":
+            outcome = "skipped"
+        elif f.get("state") != "graded":
+            outcome = f"not graded ({f.get('state')})"
+        elif float(grade.get("recovered") or 0) > 0:
+            outcome = (f"given after the prompt ({grade.get('after')}): "
+                       f"+{round(float(grade['recovered']) * 100)} points")
+        else:
+            outcome = "still missed"
+        out += [f"**Follow-up {f['position']}** (on: {f['key_point_text']}): {f['prompt']}", ""]
+        reply = (f.get("transcript") or "").strip()
+        if reply:
+            out += [f"> {line}" for line in reply.splitlines()] + [""]
+        out += [f"- {outcome}"]
+        out += [f"- misconception: {text}" for text, _ in grade.get("charged") or ()]
+        out.append("")
     return out
 
 

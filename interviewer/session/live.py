@@ -38,12 +38,13 @@ class LiveTranscription:
     ) -> None:
         self._recorder = recorder if isinstance(recorder, StreamingRecorder) else None
         self._transcriber = transcriber if enabled and self._recorder is not None else None
-        self._attempt_id: int | None = None
+        self._key: str | None = None
         self._current: IncrementalTranscriber | None = None
 
-    def start(self, attempt_id: int, hint: str) -> None:
-        """Start transcribing the answer of ``attempt_id`` (cancelling any
-        other) and point the recorder's ``feed`` at it."""
+    def start(self, key: str, hint: str) -> None:
+        """Start transcribing the answer named ``key`` (an attempt's id, a
+        follow-up's key), cancelling any other, and point the recorder's
+        ``feed`` at it."""
         self.cancel()
         if self._transcriber is None or self._recorder is None:
             return
@@ -54,7 +55,7 @@ class LiveTranscription:
         except Exception:
             return  # transcribing the file afterwards still works
         self._recorder.feed = current.feed
-        self._attempt_id, self._current = attempt_id, current
+        self._key, self._current = key, current
 
     @property
     def transcriber(self) -> IncrementalTranscriber | None:
@@ -74,21 +75,21 @@ class LiveTranscription:
         if self._current is not None and self._recorder is not None:
             self._recorder.feed = None
 
-    def hand_over(self, attempt_id: int) -> IncrementalTranscriber | None:
-        """Detach and give the transcriber of ``attempt_id`` to the caller,
-        who finishes or cancels it (None when none ran for that answer)."""
-        if self._attempt_id != attempt_id:
+    def hand_over(self, key: str) -> IncrementalTranscriber | None:
+        """Detach and give the transcriber of the answer ``key`` to the
+        caller, who finishes or cancels it (None when none ran for it)."""
+        if self._key != key:
             self.cancel()
             return None
         self.detach()
-        current, self._current, self._attempt_id = self._current, None, None
+        current, self._current, self._key = self._current, None, None
         return current
 
     def cancel(self) -> None:
         """Detach and stop transcribing, without waiting for the stretch
         being transcribed."""
         self.detach()
-        current, self._current, self._attempt_id = self._current, None, None
+        current, self._current, self._key = self._current, None, None
         if current is not None:
             cancel_in_background(current)
 

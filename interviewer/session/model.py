@@ -52,7 +52,10 @@ class Attempt:
     transcript_edited: bool = False
     typed: bool = False
     score: float | None = None
-    """0..1, None when not graded or no speech."""
+    """0..1, None when not graded or no speech; with follow-ups, the combined
+    score (``questions.followup``)."""
+    unprompted_score: float | None = None
+    """The answer's own score, before any follow-up."""
     assessment: dict[str, Any] | None = None
     delivery: dict[str, Any] | None = None
     answer_time_s: float | None = None
@@ -65,6 +68,39 @@ class Attempt:
     ``no_speech``, ``delivery_error``; ``grader`` (who graded, see
     ``interviewer.session.answers``); ``background`` and ``recovered`` for
     answers graded after the fact."""
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """One follow-up exchange of an attempt: the probe the interviewer asked
+    about a key point the answer left out, and the reply. Its states are an
+    answer's (recording -> recorded -> transcribed -> graded, or skipped /
+    failed)."""
+
+    id: int
+    attempt_id: int
+    position: int
+    """1 for the first follow-up of the attempt, 2 for the second."""
+    key_point: int
+    """The probed key point's position in the question's key points."""
+    key_point_text: str
+    prompt: str
+    """The probe, as asked."""
+    state: AttemptState
+    started_at: str
+    audio_path: str | None = None
+    duration_s: float | None = None
+    transcript: str | None = None
+    typed: bool = False
+    grade: dict[str, Any] | None = None
+    """``assessment`` (the reply graded against the whole rubric), the probed
+    point's ``before`` and ``after`` status, ``worth``, ``share``,
+    ``recovered`` and ``charged`` misconceptions (see ``questions.followup``)."""
+    answer_time_s: float | None = None
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    """``share`` (the follow-up credit in force when it was asked), the
+    recorder's and recogniser's notes, as for an attempt."""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ The wall clock is injected (``now``), so tests run on a fake calendar.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -18,6 +19,9 @@ from interviewer.session.store import Store, parse_iso, utc_now
 
 if TYPE_CHECKING:
     from fsrs.card import CardDict
+
+    from questions.assessment import Assessment
+    from questions.model import Question
 
 AGAIN_BELOW = 0.4
 HARD_BELOW = 0.6
@@ -150,6 +154,26 @@ class ReviewScheduler:
     def is_leech(self, question_id: str) -> bool:
         row = self.store.get_card(self.bank, question_id)
         return row is not None and row.lapses >= LEECH_LAPSES
+
+
+class ReviewOnce:
+    """Records one spaced-repetition review per attempt, from any thread:
+    an answer graded again (a correction, a follow-up) is not reviewed twice."""
+
+    def __init__(self, scheduler: ReviewScheduler, now: Callable[[], datetime]) -> None:
+        self.scheduler = scheduler
+        self.now = now
+        self._done: set[int] = set()
+        self._lock = threading.Lock()
+
+    def record(self, question: Question, attempt_id: int, assessment: Assessment) -> None:
+        with self._lock:
+            if attempt_id in self._done or assessment.score is None:
+                return
+            self._done.add(attempt_id)
+            self.scheduler.record(
+                question.id, assessment.score, attempt_id=attempt_id, when=self.now()
+            )
 
 
 def _aware(dt: datetime) -> datetime:

@@ -6,9 +6,17 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
+from interviewer.session.errors import NothingDue, SessionError
 from interviewer.session.model import SessionConfig
 from questions.model import Bank, Question
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from interviewer.session.scheduler import ReviewScheduler
+    from interviewer.session.store import Store
 
 
 class SelectionError(ValueError):
@@ -72,6 +80,30 @@ def select_questions(
     if config.count > 0:
         ordered = ordered[: config.count]
     return ordered
+
+
+def session_questions(
+    bank: Bank,
+    config: SessionConfig,
+    rng: random.Random,
+    scheduler: ReviewScheduler,
+    store: Store,
+    now: datetime,
+) -> list[Question]:
+    """The questions of a new session, in the order they are asked, from
+    what the store knows (due cards, recent scores). Raises ``SessionError``
+    when no question matches and ``NothingDue`` when none is due for review."""
+    due = scheduler.due_questions(now) if config.mode == "review" or config.order == "due" else []
+    scores = store.recent_scores(bank=bank.name) if config.order == "weakest" else {}
+    try:
+        chosen = select_questions(bank, config, rng, due=due, recent_scores=scores)
+    except SelectionError as exc:
+        raise SessionError(str(exc)) from None
+    if not chosen:
+        nxt = scheduler.next_due()
+        when = f"; the next is due {nxt:%Y-%m-%d %H:%M} UTC" if nxt else ""
+        raise NothingDue(f"no question of bank {bank.name!r} is due for review{when}")
+    return chosen
 
 
 def _ordered(

@@ -5,6 +5,9 @@ each attempt beside it (``audio/<attempt id>.wav``). An attempt row exists from
 the moment recording starts and moves through the states
 recording -> recorded -> transcribed -> graded (or skipped / failed), so an
 answer in flight survives a crash: ``interrupted_attempts()`` lists it.
+A follow-up question's reply has its own row in ``followups`` (the probe,
+audio ``audio/<attempt id>-followup-<n>.wav``, transcript, grade) with the
+same states; ``interrupted_followups()`` lists those a crash cut off.
 
 Schema versions are kept in ``PRAGMA user_version`` and upgraded by the
 ordered ``MIGRATIONS`` list. Everything created is readable by the user only.
@@ -25,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from interviewer import paths
-from interviewer.session.model import Attempt, AttemptState, SessionInfo
+from interviewer.session.model import Attempt, AttemptState, FollowUp, SessionInfo
 
 
 class StoreError(Exception):
@@ -104,6 +107,32 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX reviews_by_question ON reviews(bank, question_id);
     """,
+    # 2: follow-up questions of an attempt; the answer's own score beside the combined one
+    """
+    ALTER TABLE attempts ADD COLUMN unprompted_score REAL;
+    UPDATE attempts SET unprompted_score = score;
+    CREATE TABLE followups (
+        id             INTEGER PRIMARY KEY,
+        attempt_id     INTEGER NOT NULL REFERENCES attempts(id) ON DELETE CASCADE,
+        position       INTEGER NOT NULL,
+        key_point      INTEGER NOT NULL,
+        key_point_text TEXT NOT NULL,
+        prompt         TEXT NOT NULL,
+        state          TEXT NOT NULL,
+        started_at     TEXT NOT NULL,
+        updated_at     TEXT NOT NULL,
+        audio_file     TEXT,
+        duration_s     REAL,
+        transcript     TEXT,
+        typed          INTEGER NOT NULL DEFAULT 0,
+        grade          TEXT,
+        answer_time_s  REAL,
+        error          TEXT,
+        extra          TEXT NOT NULL DEFAULT '{}',
+        UNIQUE (attempt_id, position)
+    );
+    CREATE INDEX followups_by_state ON followups(state);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -111,6 +140,9 @@ _JSON_FIELDS = ("assessment", "delivery", "extra")
 _ATTEMPT_FIELDS = {f.name for f in fields(Attempt)}
 _UPDATABLE = _ATTEMPT_FIELDS - {"id", "session_id", "question_id", "started_at", "audio_path"}
 INTERRUPTED_STATES: tuple[AttemptState, ...] = ("recording", "recorded", "transcribed")
+_FOLLOWUP_JSON = ("grade", "extra")
+_FOLLOWUP_UPDATABLE = {"state", "duration_s", "transcript", "typed", "grade", "answer_time_s",
+                       "error", "extra"}
 
 
 @dataclass(frozen=True)
@@ -448,20 +480,31 @@ class Store:
             history = json.loads(row["grade_history"] or "[]")
             if row["state"] == "graded":
                 old_extra = json.loads(row["extra"] or "{}")
-                history.append(
-                    {
-                        "score": row["score"],
-                        "assessment": json.loads(row["assessment"]) if row["assessment"] else None,
-                        "transcript": row["transcript"],
-                        "grader": old_extra.get("grader", ""),
-                        "graded_at": row["updated_at"],
-                    }
-                )
+                earlier: dict[str, Any] = {
+                    "score": row["score"],
+                    "assessment": json.loads(row["assessment"]) if row["assessment"] else None,
+                    "transcript": row["transcript"],
+                    "grader": old_extra.get("grader", ""),
+                    "graded_at": row["updated_at"],
+                }
+                graded_followups = conn.execute(
+                    "SELECT position, transcript, grade FROM followups"
+                    " WHERE attempt_id = ? AND grade IS NOT NULL ORDER BY position",
+                    (attempt_id,),
+                ).fetchall()
+                if graded_followups:
+                    earlier["followups"] = [
+                        {"position": f["position"], "transcript": f["transcript"],
+                         "grade": json.loads(f["grade"])}
+                        for f in graded_followups
+                    ]
+                history.append(earlier)
             extra = json.loads(row["extra"] or "{}")
             extra["grader"] = grader
             sets = {
                 "state": "graded",
                 "score": score,
+                "unprompted_score": score,
                 "assessment": json.dumps(assessment) if assessment is not None else None,
                 "grade_history": json.dumps(history),
                 "extra": json.dumps(extra),
@@ -624,6 +667,113 @@ class Store:
                 out.append(a)
         return out
 
+    # -- follow-ups ----------------------------------------------------------------------
+
+    def followup_audio_path(self, attempt_id: int, position: int) -> Path:
+        """Where the audio of an attempt's follow-up lives (beside the answer's)."""
+        return self.audio_dir / f"{attempt_id}-followup-{position}.wav"
+
+    def begin_followup(
+        self,
+        attempt_id: int,
+        *,
+        position: int,
+        key_point: int,
+        key_point_text: str,
+        prompt: str,
+        state: AttemptState = "recording",
+        typed: bool = False,
+        audio: bool = True,
+        extra: dict[str, Any] | None = None,
+    ) -> FollowUp:
+        """Create a follow-up row of ``attempt_id`` (before any audio is
+        recorded); a typed reply, or one never given (``audio=False``), has no audio."""
+        now = iso(self.now())
+        audio_file = self.followup_audio_path(attempt_id, position).name if audio and not typed else None
+        with self._transaction("save the follow-up", attempt_id) as conn:
+            cur = conn.execute(
+                "INSERT INTO followups (attempt_id, position, key_point, key_point_text, prompt,"
+                " state, started_at, updated_at, audio_file, typed, extra)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (attempt_id, position, key_point, key_point_text, prompt, state, now, now,
+                 audio_file, int(typed), json.dumps(extra or {})),
+            )
+            assert cur.lastrowid is not None
+            followup_id = cur.lastrowid
+        self._secure_files()
+        return self.get_followup(followup_id)
+
+    def update_followup(self, followup_id: int, **changes: Any) -> FollowUp:
+        """Change fields of a follow-up (names of ``FollowUp`` fields)."""
+        unknown = set(changes) - _FOLLOWUP_UPDATABLE
+        if unknown:
+            raise ValueError(f"cannot update follow-up fields {sorted(unknown)}")
+        cols = [f"{name} = ?" for name in changes] + ["updated_at = ?"]
+        values = [_followup_column(name, value) for name, value in changes.items()]
+        cur = self._run(
+            "save the follow-up",
+            f"UPDATE followups SET {', '.join(cols)} WHERE id = ?",
+            [*values, iso(self.now()), followup_id],
+        )
+        if cur.rowcount == 0:
+            raise StoreError(f"no follow-up {followup_id}")
+        return self.get_followup(followup_id)
+
+    def get_followup(self, followup_id: int) -> FollowUp:
+        row = self._run(
+            "read the follow-up", "SELECT * FROM followups WHERE id = ?", (followup_id,)
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"no follow-up {followup_id}")
+        return self._followup(row)
+
+    def followups(self, attempt_id: int) -> list[FollowUp]:
+        """The follow-ups of an attempt, in the order they were asked."""
+        rows = self._run(
+            "read the follow-ups",
+            "SELECT * FROM followups WHERE attempt_id = ? ORDER BY position, id",
+            (attempt_id,),
+        ).fetchall()
+        return [self._followup(r) for r in rows]
+
+    def interrupted_followups(self) -> list[FollowUp]:
+        """Follow-ups left "recording", "recorded" or "transcribed" whose
+        audio is on disk (or typed and not graded), oldest first."""
+        marks = ", ".join("?" * len(INTERRUPTED_STATES))
+        rows = self._run(
+            "read the follow-ups",
+            f"SELECT * FROM followups WHERE state IN ({marks}) ORDER BY started_at, id",
+            INTERRUPTED_STATES,
+        ).fetchall()
+        out = []
+        for f in map(self._followup, rows):
+            if f.typed and f.transcript:
+                out.append(f)
+            elif f.audio_path and Path(f.audio_path).exists() and Path(f.audio_path).stat().st_size > 44:
+                out.append(f)
+        return out
+
+    def _followup(self, row: sqlite3.Row) -> FollowUp:
+        audio = row["audio_file"]
+        return FollowUp(
+            id=row["id"],
+            attempt_id=row["attempt_id"],
+            position=row["position"],
+            key_point=row["key_point"],
+            key_point_text=row["key_point_text"],
+            prompt=row["prompt"],
+            state=row["state"],
+            started_at=row["started_at"],
+            audio_path=str(self.audio_dir / audio) if audio else None,
+            duration_s=row["duration_s"],
+            transcript=row["transcript"],
+            typed=bool(row["typed"]),
+            grade=json.loads(row["grade"]) if row["grade"] else None,
+            answer_time_s=row["answer_time_s"],
+            error=row["error"],
+            extra=json.loads(row["extra"] or "{}"),
+        )
+
     # -- scheduling state -------------------------------------------------------------
 
     def get_card(self, bank: str, question_id: str) -> CardRow | None:
@@ -708,6 +858,7 @@ class Store:
             transcript_edited=bool(row["transcript_edited"]),
             typed=bool(row["typed"]),
             score=row["score"],
+            unprompted_score=row["unprompted_score"],
             assessment=json.loads(row["assessment"]) if row["assessment"] else None,
             delivery=json.loads(row["delivery"]) if row["delivery"] else None,
             answer_time_s=row["answer_time_s"],
@@ -720,7 +871,14 @@ class Store:
         r = self._run("read the attempt", "SELECT * FROM attempts WHERE id = ?", (attempt_id,)).fetchone()
         if r is None:
             raise StoreError(f"no attempt {attempt_id}")
-        return _decode_row(r)
+        decoded = _decode_row(r)
+        followups = self._run(
+            "read the follow-ups",
+            "SELECT * FROM followups WHERE attempt_id = ? ORDER BY position, id",
+            (attempt_id,),
+        ).fetchall()
+        decoded["followups"] = [_decode_followup(f) for f in followups]
+        return decoded
 
     def rows(self, attempts: Iterable[Attempt]) -> list[dict[str, Any]]:
         return [self.row(a.id) for a in attempts]
@@ -734,6 +892,23 @@ def _decode_row(r: sqlite3.Row) -> dict[str, Any]:
     d["typed"] = bool(d["typed"])
     d["transcript_edited"] = bool(d["transcript_edited"])
     return d
+
+
+def _decode_followup(r: sqlite3.Row) -> dict[str, Any]:
+    d = dict(r)
+    for name in _FOLLOWUP_JSON:
+        if d.get(name):
+            d[name] = json.loads(d[name])
+    d["typed"] = bool(d["typed"])
+    return d
+
+
+def _followup_column(name: str, value: Any) -> Any:
+    if name in _FOLLOWUP_JSON:
+        return None if value is None else json.dumps(value)
+    if name == "typed":
+        return int(bool(value))
+    return value
 
 
 def _to_column(name: str, value: Any) -> Any:

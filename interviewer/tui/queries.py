@@ -53,7 +53,10 @@ def today_info(store: Store, bank: Bank, today: Callable[[], str] | None = None)
         due=store.due_count(bank.name),
         streak=store.streak(today=day),
         attempts_today=len(answered),
-        interrupted=len(store.interrupted_attempts()),
+        interrupted=len(
+            {a.id for a in store.interrupted_attempts()}
+            | {f.attempt_id for f in store.interrupted_followups()}
+        ),
     )
 
 

@@ -14,7 +14,8 @@ fast; nothing touches a sound device or a model.
 - ``FakeTranscriber``: returns the given text(s) in order and remembers the
   hints it received.
 - ``FakeGrader``: a transparent scorer: the weighted fraction of key points
-  whose text or one of whose phrasings appears in the answer (lower case).
+  whose text or one of whose phrasings appears in the answer (lower case),
+  less the penalty of each misconception whose text or phrasing appears.
 - ``fixed_grader(score)``: always the same score.
 - ``sample_bank()``: six questions over three topics and three difficulties.
 """
@@ -31,7 +32,7 @@ import numpy as np
 from audio.clip import SAMPLE_RATE, AudioClip, write_wav
 from audio.errors import NoMicrophone, SpeechUnavailable
 from audio.results import Recording, Segment, Transcript
-from questions.assessment import Assessment, Evidence, KeyPointResult
+from questions.assessment import Assessment, Evidence, KeyPointResult, MisconceptionResult
 from questions.model import Bank, KeyPoint, Question
 
 
@@ -191,7 +192,17 @@ class FakeGrader:
                     evidence=ev,
                 )
             )
-        return Assessment(score=round(got / total, 4), key_points=tuple(results))
+        found = []
+        for m in question.misconceptions:
+            hit = next((p for p in (m.text, *m.phrasings) if p.lower() in low), None)
+            if hit is not None:
+                start = low.index(hit.lower())
+                ev = Evidence(text[start : start + len(hit)], start, start + len(hit))
+                found.append(MisconceptionResult(m.text, m.correction, m.penalty, ev))
+        score = max(0.0, got / total - sum(m.penalty for m in found))
+        return Assessment(
+            score=round(score, 4), key_points=tuple(results), misconceptions=tuple(found)
+        )
 
 
 def fixed_grader(score: float) -> Callable[[Question, str], Assessment]:
