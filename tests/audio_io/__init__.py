@@ -41,7 +41,7 @@ def windowed_similarity(reference: np.ndarray, capture: np.ndarray, window_s: fl
     windows = [reference[i : i + size] for i in range(0, len(reference) - size // 2, size)]
     loudness = [float(np.sqrt(np.mean(np.square(w)))) for w in windows]
     floor = 0.1 * max(loudness, default=0.0)
-    scores = [similarity(w, capture) for w, rms in zip(windows, loudness) if rms > floor]
+    scores = [similarity(w, capture) for w, rms in zip(windows, loudness, strict=True) if rms > floor]
     return float(np.median(scores)) if scores else 0.0
 
 

@@ -94,9 +94,6 @@ def test_shipped_banks_exclude_underscore_files():
     assert shipped_banks() == expected
 
 
-@pytest.mark.skipif(
-    not (REPO / "questions" / "data" / "llm.toml").exists(), reason="shipped bank not assembled yet"
-)
 def test_default_bank_is_valid():
     bank = default_bank()
     assert bank.name == "llm" and len(bank) > 0

@@ -4,10 +4,10 @@ BertTokenizer and BertModel) gives for the same model.
 
 The library's answers are stored in ``data/minilm_pieces.json`` (word pieces
 for varied text) and ``data/minilm_vectors.npz`` (float32 word and sentence
-vectors), so the comparison runs where transformers is not installed; with
-transformers installed the encoder is also compared with the library live.
-``python -m tests.questions_matcher.test_semantic`` writes the two files again
-(that needs transformers).
+vectors), so the comparison runs where transformers is not installed (the
+trainer does not depend on it). ``python -m tests.questions_matcher.test_semantic``
+writes the two files again and compares the encoder with the library's
+BertModel live on a padded batch (that needs transformers).
 """
 
 from __future__ import annotations
@@ -18,10 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from questions import semantic  # noqa: E402
+from questions import semantic
 
 DATA = Path(__file__).parent / "data"
 PIECES = DATA / "minilm_pieces.json"
@@ -148,8 +147,7 @@ def test_loading_imports_no_model_library() -> None:
 # ---------------------------------------------------------------- the encoder itself
 
 
-@pytest.fixture(scope="module")
-def weights():
+def _float32_weights():
     path = semantic.model_path()
     return semantic._read_weights(path, torch.float32, 6), semantic._read_json(
         str(Path(path) / "config.json")
@@ -157,7 +155,12 @@ def weights():
 
 
 @pytest.fixture(scope="module")
-def batch():
+def weights():
+    return _float32_weights()
+
+
+def _padded_batch() -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids and attention mask of ``TEXTS``, padded to one width."""
     tok = semantic._Tokenizer(semantic.model_path())
     rows = [[tok.cls_token_id, *tok.pieces(t.split())[0], tok.sep_token_id] for t in TEXTS]
     width = max(map(len, rows))
@@ -169,24 +172,14 @@ def batch():
     return ids, mask
 
 
+@pytest.fixture(scope="module")
+def batch():
+    return _padded_batch()
+
+
 def _agreement(a, b, mask) -> float:
     cos = torch.nn.functional.cosine_similarity(a.float(), b.float(), dim=-1)
     return float(cos[mask.bool()].min())
-
-
-def test_float32_encoder_matches_library_on_a_padded_batch(weights, batch) -> None:
-    transformers = pytest.importorskip("transformers")
-    bert = transformers.BertModel.from_pretrained(semantic.model_path(), local_files_only=True)
-    ids, mask = batch
-    assert not bool(mask.all()), "the batch must contain padding"
-    with torch.inference_mode():
-        expected = bert.eval()(input_ids=ids, attention_mask=mask).last_hidden_state
-        ours = semantic._Encoder(*weights, torch.float32, 6)(ids, mask)
-        from_library = semantic._Encoder(bert.state_dict(), bert.config.to_dict(), torch.float32, 6)
-        again = from_library(ids, mask)
-    assert ours.shape == expected.shape
-    assert _agreement(ours, expected, mask) > 0.99999
-    assert torch.equal(ours, again), "the file's weights are the library's weights"
 
 
 def test_padding_does_not_change_a_row(weights, batch) -> None:
@@ -222,6 +215,26 @@ def test_weights_skip_the_pooler_and_unused_layers() -> None:
 # ---------------------------------------------------------------- writing the stored answers
 
 
+def _compare_encoder_with_library() -> None:
+    """The lean encoder against the library's BertModel, live, on a padded
+    batch (needs transformers, like the regeneration)."""
+    import transformers
+
+    ids, mask = _padded_batch()
+    weights = _float32_weights()
+    bert = transformers.BertModel.from_pretrained(semantic.model_path(), local_files_only=True)
+    assert not bool(mask.all()), "the batch must contain padding"
+    with torch.inference_mode():
+        expected = bert.eval()(input_ids=ids, attention_mask=mask).last_hidden_state
+        ours = semantic._Encoder(*weights, torch.float32, 6)(ids, mask)
+        from_library = semantic._Encoder(bert.state_dict(), bert.config.to_dict(), torch.float32, 6)
+        again = from_library(ids, mask)
+    assert ours.shape == expected.shape
+    assert _agreement(ours, expected, mask) > 0.99999
+    assert torch.equal(ours, again), "the file's weights are the library's weights"
+    print("the encoder agrees with the library's BertModel on a padded batch")
+
+
 def _regenerate() -> None:
     """Ask the library (transformers) for the stored answers."""
     from transformers import AutoTokenizer, BertModel
@@ -255,3 +268,4 @@ def _regenerate() -> None:
 
 if __name__ == "__main__":
     _regenerate()
+    _compare_encoder_with_library()
