@@ -38,7 +38,7 @@ from interviewer.config import Settings
 from interviewer.session import answers
 from interviewer.session import phases as phases_
 from interviewer.session.errors import IllegalTransition, NothingDue, SessionError
-from interviewer.session.followup import FollowUpTurn, Probe
+from interviewer.session.followup import FollowUpTurn, Probe, QuestionGrade
 from interviewer.session.live import LiveTranscription
 from interviewer.session.model import Attempt, AttemptState, Phase, SessionConfig, SessionInfo
 from interviewer.session.ports import Ports
@@ -95,8 +95,7 @@ class SessionEngine:
         self.phase = Phase.IDLE
         self.index = -1
         self.session: SessionInfo | None = None
-        self.recording: Recording | None = None
-        """The recording of the current turn."""
+        self.recording: Recording | None = None  # of the current turn
         self._answer: AnswerTurn | None = None
         self._turn: Turn | None = None
         """The turn the answer steps act on: ``_answer`` or a follow-up."""
@@ -116,7 +115,7 @@ class SessionEngine:
         phases_.require(self.phase, action, phases, target)
 
     def _move(self, target: Phase, action: str, *, allowed_from: tuple[Phase, ...]) -> None:
-        self._require(action, *allowed_from, target=target)
+        phases_.require(self.phase, action, allowed_from, target)
         self.phase = target
 
     @property
@@ -126,8 +125,7 @@ class SessionEngine:
         return None
 
     def _question(self) -> Question:
-        q = self.current
-        if q is None:
+        if (q := self.current) is None:
             raise IllegalTransition("no current question; call next_question() first")
         return q
 
@@ -141,6 +139,11 @@ class SessionEngine:
     def assessment(self) -> Assessment | None:
         """The last grade of the current answer (not of its follow-ups)."""
         return None if self._answer is None else self._answer.assessment
+
+    def question_grade(self) -> QuestionGrade | None:
+        """The question's grade with its follow-ups: points given unprompted,
+        after a prompt, or missed (None before the answer is graded)."""
+        return None if self._answer is None else self._answer.question_grade()
 
     @property
     def followup(self) -> FollowUpTurn | None:
@@ -236,8 +239,7 @@ class SessionEngine:
 
     @property
     def live_transcriber(self) -> IncrementalTranscriber | None:
-        """The live transcriber of the current answer, or None."""
-        return self._live.transcriber
+        return self._live.transcriber  # of the current answer, or None
 
     def answer_ended(self, timeout: float | None = None) -> bool:
         """True when the answer is over by itself (the recorder stopped: silence,
@@ -384,16 +386,13 @@ class SessionEngine:
                     self.stop_answer()
                 except AudioError:
                     return None  # kept "recorded" with the error; offered for recovery
-            if self.followup is not None:  # graded at once; if that fails, recovered later
-                try:
+            no_speech = self.recording is not None and not self.recording.speech_detected
+            if self.followup is not None or no_speech:
+                try:  # a reply is graded at once; no speech is stored without the recogniser
                     self.transcribe()
                     self.grade()
                 except (AudioError, SessionError):
-                    self._turn = self._answer
-                return None
-            if self.recording is not None and not self.recording.speech_detected:
-                self.transcribe()  # no speech: stored as such without the recogniser
-                self.grade()
+                    self._turn = self._answer  # the reply stays "recorded", recovered later
                 return None
             return self.defer_answer()
 

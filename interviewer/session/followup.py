@@ -186,6 +186,8 @@ class PointGrade:
     """The follow-up asked about it ("" when none was)."""
     reply: str = ""
     """What was said after the probe."""
+    reply_state: str = ""
+    """The follow-up's state ("graded", "skipped", ...; "" when none was asked)."""
     recovered: float = 0.0
     """Score the follow-up added for it (0..1 of the full score)."""
 
@@ -233,10 +235,10 @@ def question_grade(
         evidence = own.evidence.text if own is not None and own.evidence is not None else ""
         missing = own.missing if own is not None else ""
         f = by_point.get(kp.text)
-        probe = reply = ""
+        probe = reply = reply_state = ""
         recovered = 0.0
         if f is not None:
-            probe, reply = f.prompt, (f.transcript or "")
+            probe, reply, reply_state = f.prompt, (f.transcript or ""), f.state
             grade = f.grade or {}
             recovered = float(grade.get("recovered", 0.0))
             if recovered > 0 and grade.get("assessment"):
@@ -247,7 +249,7 @@ def question_grade(
                     evidence = said.evidence.text if said.evidence is not None else evidence
                     missing = said.missing
         points.append(PointGrade(kp.text, float(kp.weight), given, status, evidence, missing,
-                                 probe, reply, recovered))
+                                 probe, reply, reply_state, recovered))
     for f in followups:
         grade = f.grade or {}
         texts = {str(c[0]) for c in grade.get("charged", ())}

@@ -16,7 +16,13 @@ from audio.errors import AudioError
 from audio.results import Recording
 from interviewer.config import Settings
 from interviewer.session import answers
-from interviewer.session.followup import FollowUpTurn, Probe, next_probe
+from interviewer.session.followup import (
+    FollowUpTurn,
+    Probe,
+    QuestionGrade,
+    attempt_grade,
+    next_probe,
+)
 from interviewer.session.model import Attempt, AttemptState, Mode
 from interviewer.session.ports import Grader, Speaker
 from interviewer.session.store import Store
@@ -173,6 +179,12 @@ class AnswerTurn:
         if self.attempt is None or self.attempt.state != "graded":
             return None
         return next_probe(self.question, self.assessment, settings, self.mode, self.probed)
+
+    def question_grade(self) -> QuestionGrade | None:
+        """The answer's grade with its follow-ups (None before it is graded)."""
+        if self.attempt is None:
+            return None
+        return attempt_grade(self.store, self.question, self.attempt)
 
     def follow_up(self, probe: Probe, share: float) -> FollowUpTurn:
         """The turn of the follow-up ``probe`` (``share``: its credit setting)."""

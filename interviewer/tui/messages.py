@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 if TYPE_CHECKING:
+    from interviewer.session.followup import Probe, QuestionGrade
     from interviewer.session.model import Attempt
     from interviewer.session.summary import SessionSummary
     from questions.assessment import Assessment
@@ -149,6 +150,17 @@ class AnswerScored(Message):
     delivery: dict | None = None
     background: bool = False
     """Graded in the background while a later question was asked (rapid rounds)."""
+    grade: QuestionGrade | None = None
+    """The question's grade with its follow-ups (practice), when there were any."""
+
+
+@dataclass
+class FollowUpAsked(Message):
+    """The engine began a follow-up: the interviewer probes a key point the
+    answer left out (its probe is spoken next, like a question)."""
+
+    question_id: str
+    probe: Probe
 
 
 @dataclass
@@ -214,6 +226,7 @@ class Regraded(Message):
 
     answer: str
     assessment: Assessment
+    grade: QuestionGrade | None = None
 
 
 @dataclass

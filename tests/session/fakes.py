@@ -18,6 +18,8 @@ fast; nothing touches a sound device or a model.
   less the penalty of each misconception whose text or phrasing appears.
 - ``fixed_grader(score)``: always the same score.
 - ``sample_bank()``: six questions over three topics and three difficulties.
+- ``probe_bank()``: one question whose key points have weights and
+  follow-up probes (apple 1, anchor 2, arrow 0.5, anvil 2) and a misconception.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from audio.clip import SAMPLE_RATE, AudioClip, write_wav
 from audio.errors import NoMicrophone, SpeechUnavailable
 from audio.results import Recording, Segment, Transcript
 from questions.assessment import Assessment, Evidence, KeyPointResult, MisconceptionResult
-from questions.model import Bank, KeyPoint, Question
+from questions.model import Bank, KeyPoint, Misconception, Question
 
 
 class FakeClock:
@@ -240,3 +242,26 @@ def sample_bank() -> Bank:
             _q("q6", "gamma", 3, ("fig", "falcon", "flute")),
         ),
     )
+
+
+PROBED = Question(
+    id="tools",
+    prompt="Name the tools.",
+    reference="Apple, anchor, arrow and anvil.",
+    key_points=(
+        KeyPoint("apple", weight=1.0, probe="What grows on the tree?"),
+        KeyPoint("anchor", weight=2.0, probe="What holds the ship in place?"),
+        KeyPoint("arrow", weight=0.5, probe="What does the archer shoot?"),
+        KeyPoint("anvil", weight=2.0, probe="What does the smith strike on?"),
+    ),
+    misconceptions=(
+        Misconception("the moon is cheese", phrasings=("moon is made of cheese",),
+                      correction="It is rock.", penalty=0.1),
+    ),
+)
+"""A question with weighted, probed key points (total weight 5.5)."""
+
+
+def probe_bank() -> Bank:
+    """One question (``PROBED``, id "tools") for follow-up tests."""
+    return Bank(name="tools", title="Tools", questions=(PROBED,))

@@ -20,34 +20,22 @@ from interviewer.session.model import Phase, SessionConfig
 from interviewer.session.store import MIGRATIONS, Store
 from questions.assessment import Assessment, KeyPointResult
 from questions.followup import combine, probe_order
-from questions.model import Bank, KeyPoint, Misconception, Question
+from questions.model import KeyPoint, Question
 from tests.session.fakes import (
+    PROBED,
     FakeClock,
     FakeGrader,
     FakeRecorder,
     FakeSpeaker,
     FakeTranscriber,
+    probe_bank,
 )
 
 TOTAL = 1.0 + 2.0 + 0.5 + 2.0
 """The key-point weights of ``QUESTION``."""
 
-QUESTION = Question(
-    id="tools",
-    prompt="Name the tools.",
-    reference="Apple, anchor, arrow and anvil.",
-    key_points=(
-        KeyPoint("apple", weight=1.0, probe="What grows on the tree?"),
-        KeyPoint("anchor", weight=2.0, probe="What holds the ship in place?"),
-        KeyPoint("arrow", weight=0.5, probe="What does the archer shoot?"),
-        KeyPoint("anvil", weight=2.0, probe="What does the smith strike on?"),
-    ),
-    misconceptions=(
-        Misconception("the moon is cheese", phrasings=("moon is made of cheese",),
-                      correction="It is rock.", penalty=0.1),
-    ),
-)
-BANK = Bank(name="tools", title="Tools", questions=(QUESTION,))
+QUESTION = PROBED
+BANK = probe_bank()
 
 
 @pytest.fixture

@@ -59,6 +59,9 @@ def test_two_typed_answers_end_up_in_the_export(tmp_path, tmux_session):
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
     }
+    # two answers, no follow-up questions in between: this test is about typing and exporting
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "settings.json").write_text(json.dumps({"followups": 0}))
     exports = " ".join(f"{k}={v}" for k, v in env.items())
     done = tmp_path / "exit-status"
     command = (f"env {exports} {BIN} practice --typed --count 2 --seed 3; "

@@ -1,4 +1,6 @@
-"""One attempt: transcript with evidence, the assessment, delivery, audio replay."""
+"""One attempt: transcript with evidence, the assessment (with the
+follow-up exchange: each probe, the reply and what it added), delivery,
+audio replay."""
 
 from __future__ import annotations
 
@@ -15,12 +17,39 @@ from textual.widgets import Footer, Label, Static
 
 from interviewer.tui.messages import PlaybackEnded
 from interviewer.tui.screens.base import ReportsWorkerErrors
-from interviewer.tui.screens.feedback import delivery_text, score_line
+from interviewer.tui.screens.feedback import delivery_text, grade_line, score_line
 from interviewer.tui.widgets.key_points import KeyPointList
 from interviewer.tui.widgets.transcript import TranscriptView
 
 if TYPE_CHECKING:
+    from interviewer.session.followup import QuestionGrade
     from interviewer.session.model import Attempt
+
+
+def followup_exchange(grade: QuestionGrade) -> Text:
+    """Each follow-up as asked: the probe, the reply, and what came of it."""
+    out = Text()
+    points = {p.text: p for p in grade.points}
+    for f in grade.followups:
+        point = points.get(f.key_point_text)
+        out.append(f"Follow-up {f.position}: ", style="bold")
+        out.append(f"{f.prompt}\n")
+        reply = (f.transcript or "").strip()
+        if reply:
+            how = "typed" if f.typed else "said"
+            out.append(f"  {how}: ", style="dim")
+            out.append(f"{reply}\n", style="italic")
+        if f.state == "skipped":
+            outcome = "skipped (costs nothing)"
+        elif f.state != "graded":
+            outcome = f"not graded yet ({f.state}): offered for recovery on the home screen"
+        elif point is not None and point.given == "prompted":
+            outcome = f"{f.key_point_text}: given after the prompt, +{round(point.recovered * 100)}"
+        else:
+            outcome = f"{f.key_point_text}: still missed"
+        out.append(f"  {outcome}\n", style="cyan")
+    out.rstrip()
+    return out
 
 
 class AttemptDetailScreen(ReportsWorkerErrors, Screen[None]):
@@ -36,6 +65,8 @@ class AttemptDetailScreen(ReportsWorkerErrors, Screen[None]):
     def __init__(self, attempt: Attempt) -> None:
         super().__init__()
         self.attempt = attempt
+        self.grade: QuestionGrade | None = None
+        """The attempt's grade with its follow-ups (read on a worker), when it had any."""
         self._stop_audio = threading.Event()
         self.playing = False
 
@@ -50,6 +81,8 @@ class AttemptDetailScreen(ReportsWorkerErrors, Screen[None]):
             yield TranscriptView("", id="dt-transcript")
             yield Label("Key points", classes="section")
             yield KeyPointList("", id="dt-points")
+            yield Label("Follow-ups", classes="section", id="dt-followups-title")
+            yield Static("", id="dt-followups")
             yield Label("Delivery", classes="section")
             yield Static("", id="dt-delivery")
             if q is not None:
@@ -68,13 +101,35 @@ class AttemptDetailScreen(ReportsWorkerErrors, Screen[None]):
 
     def on_mount(self) -> None:
         self._refresh_view()
+        self.load_grade()
+
+    @work(thread=True, exclusive=True, group="dt-grade", exit_on_error=False)
+    def load_grade(self) -> None:
+        from interviewer.session.followup import attempt_grade
+
+        app, a = self.app, self.attempt
+        if a.question_id not in app.deps.bank:
+            return
+        grade = attempt_grade(app.deps.store, app.deps.bank.get(a.question_id), a)
+        app.call_from_thread(self._show_grade, grade if grade is not None and grade.followups else None)
+
+    def _show_grade(self, grade: QuestionGrade | None) -> None:
+        self.grade = grade
+        self._refresh_view()
 
     def _refresh_view(self) -> None:
         from questions.assessment import Assessment
 
         a = self.attempt
         assessment = Assessment.from_dict(a.assessment) if a.assessment else None
-        if assessment is not None:
+        grade = self.grade
+        self.query_one("#dt-followups-title").display = grade is not None
+        self.query_one("#dt-followups").display = grade is not None
+        if grade is not None:
+            self.query_one("#dt-score", Label).update(grade_line(grade))
+            self.query_one("#dt-points", KeyPointList).show(grade)
+            self.query_one("#dt-followups", Static).update(followup_exchange(grade))
+        elif assessment is not None:
             self.query_one("#dt-score", Label).update(score_line(assessment))
             self.query_one("#dt-points", KeyPointList).show(assessment)
         else:
@@ -140,6 +195,7 @@ class AttemptDetailScreen(ReportsWorkerErrors, Screen[None]):
     def _updated(self, attempt: Attempt) -> None:
         self.attempt = attempt
         self._refresh_view()
+        self.load_grade()  # its follow-ups were graded again too
         self.notify("Re-graded with your correction.", timeout=3)
 
     def action_compare(self) -> None:

@@ -1,7 +1,10 @@
 """Feedback on one answer: score, key points with evidence, delivery, reference.
 
 Each key point is listed once: covered ones with the words that covered
-them, missed ones marked ✘ in the reference's words."""
+them, missed ones marked ✘ in the reference's words. After follow-ups, a
+point given only after the interviewer's prompt is marked ↪ with the probe
+and what it added, and the score is the combined one (the answer's own
+score beside it)."""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from interviewer.tui.widgets.key_points import KeyPointList
 from interviewer.tui.widgets.transcript import TranscriptView
 
 if TYPE_CHECKING:
+    from interviewer.session.followup import QuestionGrade
     from questions.assessment import Assessment
     from questions.model import Question
 
@@ -97,6 +101,25 @@ def score_line(assessment: Assessment) -> Text:
     return out
 
 
+def grade_line(grade: QuestionGrade) -> Text:
+    """The combined score of a question with follow-ups, the answer's own
+    score, and how many points came unprompted and after a prompt."""
+    percent = grade.percent
+    if percent is None:
+        return score_line(grade.assessment)
+    colour = "green" if percent >= 70 else "yellow" if percent >= 40 else "red"
+    out = Text()
+    out.append(f"{percent}", style=f"bold {colour}")
+    out.append("/100")
+    out.append(f" ({grade.unprompted_percent} unprompted)", style="dim")
+    total = len(grade.points)
+    out.append(f"  ·  {grade.count('unprompted')} of {total} key points unprompted")
+    prompted = grade.count("prompted")
+    if prompted:
+        out.append(f", {prompted} after a prompt")
+    return out
+
+
 class FeedbackScreen(ReportsWorkerErrors, Screen[str]):
     """Dismissed with "next", "retry" or "end"."""
 
@@ -111,13 +134,15 @@ class FeedbackScreen(ReportsWorkerErrors, Screen[str]):
         self,
         question: Question,
         scored: AnswerScored,
-        regrade: Callable[[str], Assessment] | None = None,
+        regrade: Callable[[str], tuple[Assessment, QuestionGrade | None]] | None = None,
     ) -> None:
         super().__init__()
         self.question = question
         self.scored = scored
         self.answer = scored.answer
         self.assessment = scored.assessment
+        self.grade = scored.grade
+        """The question's grade with its follow-ups, when there were any."""
         self._regrade = regrade
 
     def compose(self) -> ComposeResult:
@@ -139,9 +164,11 @@ class FeedbackScreen(ReportsWorkerErrors, Screen[str]):
         self._refresh_view()
 
     def _refresh_view(self) -> None:
-        self.query_one("#fb-score", Label).update(score_line(self.assessment))
+        grade = self.grade
+        line = score_line(self.assessment) if grade is None else grade_line(grade)
+        self.query_one("#fb-score", Label).update(line)
         self.query_one("#fb-transcript", TranscriptView).show(self.answer, self.assessment)
-        self.query_one("#fb-points", KeyPointList).show(self.assessment)
+        self.query_one("#fb-points", KeyPointList).show(self.assessment if grade is None else grade)
 
     def action_choose(self, choice: str) -> None:
         self.dismiss(choice)
@@ -162,8 +189,9 @@ class FeedbackScreen(ReportsWorkerErrors, Screen[str]):
     @work(thread=True, exclusive=True, group="fb-regrade", exit_on_error=False)
     def regrade(self, text: str) -> None:
         assert self._regrade is not None
-        self.post_message(Regraded(text, self._regrade(text)))
+        assessment, grade = self._regrade(text)
+        self.post_message(Regraded(text, assessment, grade))
 
     def on_regraded(self, message: Regraded) -> None:
-        self.answer, self.assessment = message.answer, message.assessment
+        self.answer, self.assessment, self.grade = message.answer, message.assessment, message.grade
         self._refresh_view()

@@ -4,6 +4,12 @@ The screen never runs engine steps on the UI thread: each step is a named
 thread worker that posts a past-tense message, and the handlers below only
 render those messages. One lock keeps the engine's steps in order.
 
+In practice, once an answer is graded the engine may offer a follow-up on
+a key point it left out: the screen shows "Follow-up" with the probe, the
+probe is spoken like a question and the reply is given the same way (space,
+t to type, s skips it at no cost); after the last follow-up comes the
+feedback. Rapid-fire rounds never follow up.
+
 Rapid-fire rounds hand each spoken answer to the engine's background grader
 (``defer_answer``) and ask the next question at once; a small indicator in
 the top bar counts the answers still being graded, and the round summary
@@ -39,6 +45,7 @@ from interviewer.tui.messages import (
     AnswerScored,
     AnswerSkipped,
     AnswerStarted,
+    FollowUpAsked,
     GradingFailed,
     LevelChanged,
     LoadProgressed,
@@ -59,6 +66,7 @@ from interviewer.tui.widgets.transcript import TranscriptView
 
 if TYPE_CHECKING:
     from interviewer.session.engine import SessionEngine
+    from interviewer.session.followup import QuestionGrade
     from interviewer.session.rapid import GradedAnswer
     from questions.assessment import Assessment
     from questions.model import Question
@@ -98,6 +106,13 @@ _LABELS = {
     UiState.FAILED: "that step failed: s skips the question, t types the answer, esc ends",
 }
 
+_FOLLOWUP_LABELS = {
+    UiState.SPEAKING: "🔊 asking a follow-up",
+    UiState.READY: "ready: press space to answer the follow-up (t to type, s to skip it)",
+    UiState.TYPING: "✎ typing: ctrl+s to submit (empty skips the follow-up)",
+}
+"""The state line while a follow-up is asked, where it differs."""
+
 
 class InterviewScreen(ReportsWorkerErrors, Screen[None]):
     """One session: the question, its state, live level, time and transcript."""
@@ -129,10 +144,16 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
         self.question: Question | None = None
         """The question on screen (set on the UI thread from ``QuestionAsked``)."""
         self.results: list[AnswerScored] = []
+        self._progress = ""
+        """The top bar's "Practice · question 2 of 5"."""
+        self.followup_position = 0
+        """The follow-up on screen (1 or 2), 0 while the question itself is asked."""
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._cancel_speech = threading.Event()
         self._skip_requested = False
+        self._skipped_followup = False
+        """The listening worker skipped a follow-up (not the question)."""
         self._quitting = False
         """The app is closing: an answer being recorded stays "recorded" for later."""
         self._ending = False
@@ -191,7 +212,10 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
     def watch_state(self, state: UiState) -> None:
         if not self.is_mounted:
             return  # on_mount shows the first state
-        self.query_one("#iv-state", Label).update(state.label)
+        label = state.label
+        if self.followup_position and state in _FOLLOWUP_LABELS:
+            label = _FOLLOWUP_LABELS[state]
+        self.query_one("#iv-state", Label).update(label)
         self.query_one("#iv-level", LevelMeter).display = state is UiState.LISTENING
 
     def _show_load(self) -> None:
@@ -286,7 +310,7 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
                     break  # the short wait keeps a recorder that never blocks from spinning
                 shown = self._post_partial(question, shown)
             if self._skip_requested:
-                self._skip_locked()
+                self._skipped_followup = self._skip_locked()
                 return
             recording = engine.stop_answer()
             if self._quitting:
@@ -312,8 +336,8 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
             self.post_message(TranscriptReady(question.id, transcript.text, transcript.elapsed_s))
             if self._ending:
                 return  # ``finish`` grades it with the session's end
-            assessment = engine.grade()
-            self.post_message(self._scored(question, transcript.text, assessment, typed=False))
+            engine.grade()
+            self._next_turn()
 
     def _post_partial(self, question: Question, shown: str) -> str:
         """On the listening worker: post what the recogniser has heard so far
@@ -327,11 +351,22 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
     @work(thread=True, exclusive=True, group="iv-answer", exit_on_error=False)
     def submit(self, text: str) -> None:
         with self._lock:
-            engine = self._engine()
-            question = engine.current
-            assessment = engine.submit_typed(text)
-            assert question is not None  # submit_typed raises without one
-            self.post_message(self._scored(question, text, assessment, typed=True))
+            self._engine().submit_typed(text)
+            self._next_turn()
+
+    def _next_turn(self) -> None:
+        """On a worker, once the answer or a follow-up's reply is graded (or a
+        follow-up skipped): ask the next follow-up, or show the feedback."""
+        engine = self._engine()
+        question = engine.current
+        assert question is not None
+        probe = None if self._ending or self._quitting else engine.followup_offer()
+        if probe is None:
+            self.post_message(self._scored(question))
+            return
+        engine.begin_followup()
+        self.post_message(FollowUpAsked(question.id, probe))
+        self._speak(question)  # the engine reads the probe
 
     def _announce_wait(self) -> None:
         """On a worker: the summary is about to wait for background grades."""
@@ -360,33 +395,46 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
             background=True,
         ))
 
-    def _scored(
-        self, question: Question, text: str, assessment: Assessment, typed: bool
-    ) -> AnswerScored:
-        attempt = self._engine().attempt
+    def _scored(self, question: Question) -> AnswerScored:
+        """The graded answer (with its follow-ups) for the feedback screen."""
+        engine = self._engine()
+        attempt, assessment = engine.attempt, engine.assessment
+        assert attempt is not None and assessment is not None
+        grade = engine.question_grade()
         return AnswerScored(
             question.id,
-            text,
+            attempt.transcript or "",
             assessment,
-            attempt_id=attempt.id if attempt is not None else None,
-            typed=typed,
-            answer_time_s=attempt.answer_time_s if attempt is not None else None,
-            delivery=attempt.delivery if attempt is not None else None,
+            attempt_id=attempt.id,
+            typed=attempt.typed,
+            answer_time_s=attempt.answer_time_s,
+            delivery=attempt.delivery,
+            grade=grade if grade is not None and grade.followups else None,
         )
 
     @work(thread=True, exclusive=True, group="iv-engine", exit_on_error=False)
     def skip(self) -> None:
         with self._lock:
-            self._skip_locked()
-            self._advance()
+            self._after_skip(self._skip_locked())
 
-    def _skip_locked(self) -> None:
+    def _skip_locked(self) -> bool:
+        """Skip the question or the follow-up; True when it was a follow-up."""
         engine = self._engine()
         question = engine.current
+        followup = engine.followup is not None
         engine.skip()
         self._skip_requested = False
         if question is not None:
             self.post_message(AnswerSkipped(question.id))
+        return followup
+
+    def _after_skip(self, followup: bool) -> None:
+        """A skipped follow-up costs nothing: on to the next one or the
+        feedback; a skipped question: on to the next question."""
+        if followup:
+            self._next_turn()
+        else:
+            self._advance()
 
     @work(thread=True, exclusive=True, group="iv-engine", exit_on_error=False)
     def finish(self) -> None:
@@ -416,10 +464,31 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
     def on_question_asked(self, message: QuestionAsked) -> None:
         self.question = message.question
         mode = {"rapid": "Rapid-fire", "review": "Review"}.get(self.config.mode, "Practice")
-        self.query_one("#iv-progress", Label).update(
-            f"{mode} · question {message.index + 1} of {message.total}"
-        )
+        self._progress = f"{mode} · question {message.index + 1} of {message.total}"
+        self.query_one("#iv-progress", Label).update(self._progress)
+        self.followup_position = 0
         self.query_one("#iv-question", Static).update(f"[b]{message.prompt}[/b]")
+        self.query_one("#iv-transcript", TranscriptView).update("")
+        typed = self.query_one("#iv-typed", TextArea)
+        typed.text = ""
+        typed.display = False
+        self.query_one(Countdown).stop()
+        self.state = UiState.SPEAKING
+
+    def on_follow_up_asked(self, message: FollowUpAsked) -> None:
+        if self.question is None:
+            return
+        from rich.markup import escape
+
+        probe = message.probe
+        self.followup_position = probe.position
+        self.query_one("#iv-progress", Label).update(
+            f"{self._progress} · follow-up {probe.position}"
+        )
+        self.query_one("#iv-question", Static).update(
+            f"[dim]{escape(self.question.prompt)}[/dim]\n\n"
+            f"[b]Follow-up:[/b] [b]{escape(probe.prompt)}[/b]"
+        )
         self.query_one("#iv-transcript", TranscriptView).update("")
         typed = self.query_one("#iv-typed", TextArea)
         typed.text = ""
@@ -527,9 +596,13 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
             self._after_feedback,
         )
 
-    def _regrade(self, text: str) -> Assessment:
+    def _regrade(self, text: str) -> tuple[Assessment, QuestionGrade | None]:
+        """A corrected transcript graded again, with its follow-ups recombined."""
         with self._lock:
-            return self._engine().grade(text)
+            engine = self._engine()
+            assessment = engine.grade(text)
+            grade = engine.question_grade()
+            return assessment, grade if grade is not None and grade.followups else None
 
     def _after_feedback(self, choice: str | None) -> None:
         if choice == "retry":
@@ -586,6 +659,12 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
         if self.state is not UiState.TYPING:
             return
         text = self.query_one("#iv-typed", TextArea).text
+        if not text.strip() and self.followup_position:
+            self._cancel_speech.set()  # an empty reply skips the follow-up, at no cost
+            self.query_one("#iv-typed", TextArea).display = False
+            self.state = UiState.STARTING
+            self.skip()
+            return
         if not text.strip():
             self.notify("Type an answer first (or s to skip).", timeout=3)
             return
@@ -606,7 +685,7 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
     @work(thread=True, exclusive=True, group="iv-engine", exit_on_error=False)
     def advance_after_skip(self) -> None:
         with self._lock:  # the listening worker skips, then releases the lock
-            self._advance()
+            self._after_skip(self._skipped_followup)
 
     def action_repeat(self) -> None:
         if self.state in (UiState.READY, UiState.TYPING) and self.question is not None:
