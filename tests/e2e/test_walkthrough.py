@@ -3,7 +3,10 @@ terminal (tmux) with the virtual sound card:
 
 1. from the home screen, a practice session of two questions: the first
    answered aloud after a 5 s pause for thought (an espeak-ng answer played
-   into the virtual microphone), the second typed;
+   into the virtual microphone), its follow-up question skipped with s; the
+   second typed, its follow-up skipped with an empty typed reply (neither answer
+   covers every key point of any question in the bank, so the interviewer
+   always follows up);
 2. a rapid-fire round started from the home screen, ended with Esc in the
    middle of its first answer;
 3. the review screen, then ``interviewer export``.
@@ -139,8 +142,12 @@ def test_a_first_session_from_practice_to_export(vaudio, tmp_path, tmux_session)
     time.sleep(THINKING_S)
     player = _play(spoken, vaudio)
     player.wait(60)
-    # the recorder ends the answer after 3 s of silence
-    _wait(name, "/100", timeout=90)
+    # the recorder ends the answer after 3 s of silence; the interviewer follows up
+    followup = _wait(name, "Follow-up:", timeout=90)
+    assert "follow-up 1" in followup, followup
+    _wait(name, "answer the follow-up", timeout=60)  # the probe was spoken
+    _keys(name, "s")  # skipped: costs nothing
+    _wait(name, "/100", timeout=60)
     feedback = _scroll_to(name, "first word after")  # below the key points
     first = float(re.search(r"first word after (\d+\.\d) s", feedback).group(1))
     assert THINKING_S - 0.5 <= first <= THINKING_S + 2.0, feedback
@@ -154,6 +161,11 @@ def test_a_first_session_from_practice_to_export(vaudio, tmp_path, tmux_session)
     _wait(name, "typing")
     _keys(name, TYPED, literal=True)
     _keys(name, "C-s")
+    _wait(name, "Follow-up:", timeout=60)
+    _wait(name, "answer the follow-up", timeout=60)
+    _keys(name, "t")  # typed too, this time
+    _wait(name, "empty skips the follow-up")
+    _keys(name, "C-s")  # an empty reply skips it
     _wait(name, "/100", timeout=60)
     _scroll_to(name, "Typed answer: no delivery measures")  # below the key points
     _keys(name, "n")
@@ -194,10 +206,17 @@ def test_a_first_session_from_practice_to_export(vaudio, tmp_path, tmux_session)
         conn.row_factory = sqlite3.Row
         rows = [dict(r) for r in conn.execute("SELECT * FROM attempts ORDER BY id")]
         sessions = [dict(r) for r in conn.execute("SELECT * FROM sessions ORDER BY id")]
+        followups = [dict(r) for r in conn.execute("SELECT * FROM followups ORDER BY id")]
     assert [r["state"] for r in rows] == ["graded"] * 3
     assert [bool(r["typed"]) for r in rows] == [False, True, False]
     assert all(r["transcript"] and r["score"] is not None for r in rows)
     assert [s["mode"] for s in sessions] == ["practice", "rapid"]
+    # each practice answer's follow-up is stored, skipped at no cost; rapid rounds never follow up
+    assert [(f["attempt_id"], f["position"], f["state"]) for f in followups] == [
+        (rows[0]["id"], 1, "skipped"), (rows[1]["id"], 1, "skipped"),
+    ]
+    assert all(f["prompt"].endswith("?") and f["key_point_text"] for f in followups)
+    assert [r["score"] for r in rows[:2]] == [r["unprompted_score"] for r in rows[:2]]
     assert all(s["ended_at"] for s in sessions)
     assert json.loads(sessions[1]["config"])["time_limit_s"] == 45.0  # rapid is rapid
     practice = json.loads(rows[0]["delivery"])
@@ -222,3 +241,5 @@ def test_a_first_session_from_practice_to_export(vaudio, tmp_path, tmux_session)
     data = json.loads(out.read_text())
     exported = data.get("attempts", data) if isinstance(data, dict) else data
     assert sorted(r["id"] for r in exported) == [r["id"] for r in rows]
+    by_id = {r["id"]: r for r in exported}
+    assert [f["state"] for f in by_id[rows[0]["id"]]["followups"]] == ["skipped"]

@@ -119,3 +119,50 @@ def test_feedback_spoken(snap_compare, tmp_path, size):
         await _settle(pilot)
 
     assert snap_compare(rig.app, terminal_size=size, run_before=before)
+
+
+def _probed(followups: int = 1):
+    from interviewer.config import Settings
+    from tests.session.fakes import probe_bank
+
+    settings = Settings(session_count=1, followups=followups)
+    start = StartRequest("practice", SessionConfig(mode="practice", count=1))
+    return dict(bank=probe_bank(), settings=settings, start=start)
+
+
+def test_interview_followup(snap_compare, tmp_path):
+    """The follow-up, asked: the question dimmed above its probe."""
+    rig = build(tmp_path, texts="an apple", **_probed())
+
+    async def before(pilot):
+        from tests.tui.harness import wait_for
+
+        await _settle(pilot)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: getattr(pilot.app.screen, "state", "") == "listening")
+        await pilot.press("space")
+        await wait_for(pilot, lambda: getattr(pilot.app.screen, "followup_position", 0) == 1
+                       and pilot.app.screen.state == "ready")
+        await _settle(pilot)
+
+    assert snap_compare(rig.app, terminal_size=SIZE, run_before=before)
+
+
+def test_feedback_followup(snap_compare, tmp_path):
+    """Points given unprompted, after the prompt (with the probe) and missed."""
+    rig = build(tmp_path, texts=["an apple", "the anchor, I think"], **_probed())
+
+    async def before(pilot):
+        from tests.tui.harness import wait_for
+
+        await _settle(pilot)
+        for _ in range(2):
+            await pilot.press("space")
+            await wait_for(pilot, lambda: getattr(pilot.app.screen, "state", "") == "listening")
+            await pilot.press("space")
+            await wait_for(pilot, lambda: getattr(pilot.app.screen, "state", "") == "ready"
+                           or type(pilot.app.screen).__name__ == "FeedbackScreen")
+        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "FeedbackScreen")
+        await _settle(pilot)
+
+    assert snap_compare(rig.app, terminal_size=SIZE, run_before=before)

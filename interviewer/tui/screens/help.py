@@ -34,6 +34,13 @@ def _screens() -> list[tuple[str, type]]:
     ]
 
 
+NOTES = {
+    "Interview": "A follow-up question takes the same keys: space answers it, t types "
+                 "the reply, s (or an empty typed reply) skips it at no cost.",
+}
+"""A line under a screen's keys, for what the keys alone do not say."""
+
+
 def _key_name(binding: Binding) -> str:
     if binding.key_display:
         return binding.key_display
@@ -51,6 +58,8 @@ def help_text(current: str = "", global_bindings: Sequence[Binding | tuple] = ()
             if isinstance(b, Binding):
                 out.append(f"  {_key_name(b):<14}", style="bold cyan")
                 out.append(f"{b.description}\n")
+        if title in NOTES:
+            out.append(f"  {NOTES[title]}\n", style="dim")
         out.append("\n")
     out.append("Everywhere\n", style="bold underline")
     for b in global_bindings:
