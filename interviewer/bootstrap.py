@@ -391,11 +391,16 @@ def cmd_test(argv: list[str]) -> int:
         started_audio = r.returncode == 0
         if started_audio:
             env["PULSE_SERVER"] = f"unix:{env['VAUDIO_DIR']}/native"
+    # two workers (pytest-xdist), whole files each: most end-to-end tests wait on
+    # real-time audio, and each worker gets its own virtual sound card (tests/conftest.py)
+    workers = min(os.cpu_count() or 1, 2)
+    chosen = any(a.startswith(("-n", "--numprocesses")) or a == "no:xdist" for a in argv)
+    parallel = ["-n", str(workers), "--dist", "loadfile"] if workers > 1 and not chosen else []
     steps: list[tuple[str, list[str]]] = [
         ("lint (ruff)", [str(bindir / "ruff"), "check", "interviewer", "questions", "audio", "tests"]),
         ("layers (import-linter)", [str(bindir / "lint-imports")]),
         ("types (mypy)", [str(py), "-m", "mypy"]),
-        ("tests (pytest)", [str(py), "-m", "pytest", *argv]),
+        ("tests (pytest)", [str(py), "-m", "pytest", *parallel, *argv]),
     ]
     bench_flag = ["--quick"] if quick else []
     for mod in (
@@ -406,11 +411,13 @@ def cmd_test(argv: list[str]) -> int:
     ):
         if (ROOT / (mod.replace(".", "/") + ".py")).exists():
             steps.append((f"benchmark {mod.rsplit('.', 1)[1]}", [str(py), "-m", mod, *bench_flag]))
+    # the benchmarks reuse the tests' converted speech model and rendered speech
+    bench_env = dict(env, INTERVIEWER_CACHE_DIR=env["INTERVIEWER_TEST_CACHE_DIR"])
     failed: list[str] = []
     try:
         for title, cmd in steps:
             say(f"--- {title}")
-            r = subprocess.run(cmd, cwd=ROOT, env=env)
+            r = subprocess.run(cmd, cwd=ROOT, env=bench_env if title.startswith("benchmark") else env)
             if r.returncode != 0:
                 failed.append(f"{title} (exit {r.returncode})")
     finally:
