@@ -11,6 +11,13 @@ microphone), exports PULSE_SERVER and makes PortAudio re-read its device
 list. Whatever such a test needs and cannot find (the sound card, espeak-ng)
 skips it locally and fails it under CI (env ``CI`` set): CI must never skip
 the real-audio tests silently.
+
+Run in parallel (pytest-xdist, as the test command does), every worker is
+its own session: it loads its own tiny.en and grader, and it gets its own
+virtual sound card (the first worker the one in ``VAUDIO_DIR``, the others
+``VAUDIO_DIR-gwN``), so a test capturing the speaker never hears another
+worker's audio. The test command distributes whole files (``--dist
+loadfile``), so a module's expensive fixture is still built once.
 """
 
 from __future__ import annotations
@@ -35,6 +42,43 @@ VAUDIO = REPO / "tests" / "vaudio"
 ENGINES = ("openai-whisper", "faster-whisper")
 TINY = {"openai-whisper": "whisper_tiny", "faster-whisper": "faster_tiny"}
 """The session fixture holding each engine's loaded tiny.en."""
+
+
+LONG_FILES = (
+    "tests/e2e/test_walkthrough.py",
+    "tests/e2e/test_speech_path.py",
+    "tests/audio_io/test_recorder.py",
+    "tests/faults/test_signals.py",
+    "tests/e2e/test_spoken_turn.py",
+)
+"""The files that take longest (each 45 s or more), longest first: started
+first on parallel workers, so no worker is left alone with one of them at
+the end. Only the order changes; a name not found is ignored."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On parallel workers, run whole files longest first: the files in
+    ``LONG_FILES``, then the other files with end-to-end tests, then the rest,
+    each file's tests in their own order. Every worker sorts the same way, so
+    they agree on the collection."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+
+    def file_of(item: pytest.Item) -> str:
+        return item.nodeid.split("::", 1)[0]
+
+    e2e_files = {file_of(i) for i in items if i.get_closest_marker("e2e")}
+    first_seen: dict[str, int] = {}
+    for i in items:
+        first_seen.setdefault(file_of(i), len(first_seen))
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        name = file_of(item)
+        if name in LONG_FILES:
+            return LONG_FILES.index(name), 0
+        return len(LONG_FILES) + (name not in e2e_files), first_seen[name]
+
+    items.sort(key=rank)
 
 
 def fail_or_skip(reason: str) -> None:
@@ -108,6 +152,15 @@ def _unavailable(reason: str) -> None:
     fail_or_skip(f"virtual sound card unavailable: {reason}")
 
 
+def vaudio_dir() -> str:
+    """This process's virtual sound card folder: ``VAUDIO_DIR`` (default
+    ``/tmp/interviewer-vaudio``), or beside it for a parallel worker past the
+    first, which gets a card of its own."""
+    base = os.environ.get("VAUDIO_DIR") or "/tmp/interviewer-vaudio"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return base if worker == "gw0" else f"{base}-{worker}"
+
+
 @pytest.fixture(scope="session")
 def vaudio(tmp_path_factory) -> Iterator[str]:
     """PULSE_SERVER of a running virtual sound card (default sink ``vspeaker``,
@@ -120,8 +173,7 @@ def vaudio(tmp_path_factory) -> Iterator[str]:
             f"missing {', '.join(missing)}; install: apt-get install -y "
             "--no-install-recommends $(grep -v '^#' tests/vaudio/apt-packages.txt)"
         )
-    env = dict(os.environ)
-    env.setdefault("VAUDIO_DIR", "/tmp/interviewer-vaudio")
+    env = dict(os.environ, VAUDIO_DIR=vaudio_dir())
     up = subprocess.run(
         ["bash", str(VAUDIO / "up.sh")], env=env, capture_output=True, text=True, timeout=60
     )

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -14,10 +15,14 @@ import pytest
 from audio.clip import read_audio
 from audio.errors import NoMicrophone
 from audio.recorder import Recorder, RecorderSettings
+from audio.results import Recording
 from tests.audio_io import as_16k_wav, play_into_mic, similarity
 from tests.conftest import REPO, TEST_DATA
 
 pytestmark = [pytest.mark.audio, pytest.mark.e2e]
+
+SILENCE_S = 1.5
+"""The silence that ends an answer in these tests."""
 
 
 @pytest.fixture(scope="module")
@@ -25,15 +30,34 @@ def jfk_wav(tmp_path_factory):
     return as_16k_wav(TEST_DATA / "jfk.flac", tmp_path_factory.mktemp("jfk"))
 
 
-def test_recorded_answer_matches_what_was_said(vaudio, tmp_path, jfk_wav):
+@dataclass(frozen=True)
+class Recorded:
+    """One answer recorded from the virtual microphone while jfk.flac played."""
+
+    result: Recording
+    fed: list[np.ndarray]
+    levels: list[float]
+    ended: bool
+
+
+@pytest.fixture(scope="module")
+def recorded(vaudio, tmp_path_factory, jfk_wav) -> Recorded:
+    """The clip played into the virtual microphone once, recorded until 1.5 s
+    of silence; the tests below check what the recording holds, how it ended,
+    and that it transcribes (one real recording serves them all)."""
     fed: list[np.ndarray] = []
     levels: list[float] = []
-    rec = Recorder(RecorderSettings(silence_timeout_s=1.5), feed=fed.append)
-    rec.start(tmp_path / "answer.wav", on_level=levels.append)
+    rec = Recorder(RecorderSettings(silence_timeout_s=SILENCE_S), feed=fed.append)
+    rec.start(tmp_path_factory.mktemp("recorded") / "answer.wav", on_level=levels.append)
     time.sleep(0.3)
     play_into_mic(jfk_wav).wait(30)
-    assert rec.wait(10), "the answer did not end after the speech stopped"
-    result = rec.stop()
+    ended = rec.wait(10)
+    return Recorded(rec.stop(), fed, levels, ended)
+
+
+def test_recorded_answer_matches_what_was_said(recorded, jfk_wav):
+    assert recorded.ended, "the answer did not end after the speech stopped"
+    result = recorded.result
     assert result.stopped_by == "silence"
     assert result.speech_detected
     assert 0.1 < result.speech_start_s < 1.5
@@ -43,31 +67,21 @@ def test_recorded_answer_matches_what_was_said(vaudio, tmp_path, jfk_wav):
     source = read_audio(jfk_wav)
     score = similarity(source.samples, clip.samples)
     assert score >= 0.8, f"recording differs from the source (ncc {score:.2f})"
-    assert sum(len(b) for b in fed) == len(clip.samples)
-    assert max(levels) > -30 and min(levels) < -60
+    assert sum(len(b) for b in recorded.fed) == len(clip.samples)
+    assert max(recorded.levels) > -30 and min(recorded.levels) < -60
 
 
 @pytest.mark.slow
-def test_recorded_answer_transcribes(vaudio, tmp_path, jfk_wav, transcriber):
-    rec = Recorder(RecorderSettings(silence_timeout_s=1.5))
-    rec.start(tmp_path / "answer.wav")
-    time.sleep(0.3)
-    play_into_mic(jfk_wav).wait(30)
-    rec.wait(10)
-    text = transcriber.transcribe(read_audio(rec.stop().path)).text.lower()
+def test_recorded_answer_transcribes(recorded, transcriber):
+    text = transcriber.transcribe(read_audio(recorded.result.path)).text.lower()
     assert "fellow americans" in text
 
 
-def test_silence_ends_the_answer_on_time(vaudio, tmp_path, jfk_wav):
-    timeout = 1.5
-    rec = Recorder(RecorderSettings(silence_timeout_s=timeout))
-    rec.start(tmp_path / "answer.wav")
-    time.sleep(0.3)
-    play_into_mic(jfk_wav).wait(30)
-    assert rec.wait(10)
-    result = rec.stop()
+def test_silence_ends_the_answer_on_time(recorded):
+    assert recorded.ended
+    result = recorded.result
     # the recording ran until the configured silence after the last speech
-    overshoot = result.duration_s - result.speech_end_s - timeout
+    overshoot = result.duration_s - result.speech_end_s - SILENCE_S
     assert -0.05 <= overshoot <= 0.5, f"ended {overshoot:+.2f} s after the configured silence"
 
 
@@ -117,7 +131,8 @@ def test_killed_recorder_leaves_a_readable_wav(vaudio, tmp_path, jfk_wav):
         recorded_for = time.monotonic() - started
         os.kill(child.pid, signal.SIGKILL)
         child.wait(10)
-        player.wait(30)
+        player.terminate()  # the rest of the clip is not needed
+        player.wait(10)
     finally:
         if child.poll() is None:
             child.kill()
