@@ -111,7 +111,11 @@ def build(
     store: Store | None = None,
     bank: Any = None,
     grader: Any = None,
+    transcriber: Any = None,
 ) -> Rig:
+    """The app over a real engine and store; fake audio ports unless
+    ``speaker``, ``recorder`` or ``transcriber`` are given (real-audio tests
+    pass the real ones)."""
     bank = bank or sample_bank()
     grader = grader or FakeGrader()
     clock = FakeClock()
@@ -124,7 +128,7 @@ def build(
         ports = Ports(
             speaker=speaker or FakeSpeaker(),
             recorder=recorder or FakeRecorder(),
-            transcriber=FakeTranscriber(texts),
+            transcriber=transcriber or FakeTranscriber(texts),
             grader=grader,
         )
 

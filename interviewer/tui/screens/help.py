@@ -35,8 +35,9 @@ def _screens() -> list[tuple[str, type]]:
 
 
 NOTES = {
-    "Interview": "A follow-up question takes the same keys: space answers it, t types "
-                 "the reply, s (or an empty typed reply) skips it at no cost.",
+    "Interview": "Space while a question or follow-up is read stops the voice and "
+                 "records at once. A follow-up takes the same keys: space answers it, t "
+                 "types the reply, s (or an empty typed reply) skips it at no cost.",
 }
 """A line under a screen's keys, for what the keys alone do not say."""
 

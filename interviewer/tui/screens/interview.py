@@ -278,8 +278,13 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
         self._speak(question)
 
     def _speak(self, question: Question) -> None:
+        from interviewer.session.errors import IllegalTransition
+
         self._cancel_speech.clear()
-        notice = self._engine().ask(self._cancel_speech)  # None when spoken or speech is off
+        try:
+            notice = self._engine().ask(self._cancel_speech)  # None when spoken or speech is off
+        except IllegalTransition:
+            return  # the answer began (space) before the voice did: nothing to read
         self.post_message(QuestionSpoken(question.id, notice))
 
     @work(thread=True, exclusive=True, group="iv-engine", exit_on_error=False)
@@ -289,55 +294,78 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
 
     @work(thread=True, exclusive=True, group="iv-answer", exit_on_error=False)
     def listen(self) -> None:
+        with self._lock:
+            if self._start_recording():
+                self._record_and_grade()
+
+    @work(thread=True, group="iv-interrupt", exit_on_error=False)
+    def listen_now(self) -> None:
+        """Space while the question (or a probe) is read: the recorder starts
+        at once, while the voice still speaks, so no word said over its end
+        is lost; then the voice is stopped. The speaking step returns as soon
+        as it stops, and the rest of the answer runs under the lock as usual."""
+        started = self._start_recording()
+        self._cancel_speech.set()
+        if started:
+            with self._lock:
+                self._record_and_grade()
+
+    def _start_recording(self) -> bool:
+        """On a worker: start the answer's recording; False without a microphone."""
         from audio.errors import NoMicrophone
 
-        with self._lock:
-            engine = self._engine()
-            self._stop.clear()
-            try:
-                attempt = engine.start_answer(
-                    on_level=lambda level: self.post_message(LevelChanged(level))
-                )
-            except NoMicrophone as exc:
-                self.post_message(MicrophoneMissing(str(exc)))
-                return
-            question = engine.current
-            assert question is not None  # start_answer raises without one
-            self.post_message(AnswerStarted(attempt.id))
-            shown = ""
-            while not self._stop.is_set():
-                if engine.answer_ended(0.1) or self._stop.wait(0.02):
-                    break  # the short wait keeps a recorder that never blocks from spinning
-                shown = self._post_partial(question, shown)
-            if self._skip_requested:
-                self._skipped_followup = self._skip_locked()
-                return
-            recording = engine.stop_answer()
-            if self._quitting:
-                return  # kept as "recorded": offered for transcription next time
-            if self._ending:
-                return  # ``finish`` grades it with the session's end
-            self.post_message(
-                AnswerRecorded(
-                    question.id,
-                    recording.duration_s,
-                    recording.stopped_by,
-                    recording.speech_detected,
-                    recording.error,
-                )
+        engine = self._engine()
+        self._stop.clear()
+        try:
+            attempt = engine.start_answer(
+                on_level=lambda level: self.post_message(LevelChanged(level))
             )
-            if self.rapid:
-                # graded in the background while the next question is asked
-                attempt_id = engine.defer_answer()
-                self.post_message(AnswerDeferred(question.id, attempt_id))
-                self._advance()
-                return
-            transcript = engine.transcribe()
-            self.post_message(TranscriptReady(question.id, transcript.text, transcript.elapsed_s))
-            if self._ending:
-                return  # ``finish`` grades it with the session's end
-            engine.grade()
-            self._next_turn()
+        except NoMicrophone as exc:
+            self.post_message(MicrophoneMissing(str(exc)))
+            return False
+        self.post_message(AnswerStarted(attempt.id))
+        return True
+
+    def _record_and_grade(self) -> None:
+        """On a worker holding the lock: wait for the answer to end, then
+        transcribe and grade it (rapid rounds: hand it on)."""
+        engine = self._engine()
+        question = engine.current
+        assert question is not None  # start_answer raised without one
+        shown = ""
+        while not self._stop.is_set():
+            if engine.answer_ended(0.1) or self._stop.wait(0.02):
+                break  # the short wait keeps a recorder that never blocks from spinning
+            shown = self._post_partial(question, shown)
+        if self._skip_requested:
+            self._skipped_followup = self._skip_locked()
+            return
+        recording = engine.stop_answer()
+        if self._quitting:
+            return  # kept as "recorded": offered for transcription next time
+        if self._ending:
+            return  # ``finish`` grades it with the session's end
+        self.post_message(
+            AnswerRecorded(
+                question.id,
+                recording.duration_s,
+                recording.stopped_by,
+                recording.speech_detected,
+                recording.error,
+            )
+        )
+        if self.rapid:
+            # graded in the background while the next question is asked
+            attempt_id = engine.defer_answer()
+            self.post_message(AnswerDeferred(question.id, attempt_id))
+            self._advance()
+            return
+        transcript = engine.transcribe()
+        self.post_message(TranscriptReady(question.id, transcript.text, transcript.elapsed_s))
+        if self._ending:
+            return  # ``finish`` grades it with the session's end
+        engine.grade()
+        self._next_turn()
 
     def _post_partial(self, question: Question, shown: str) -> str:
         """On the listening worker: post what the recogniser has heard so far
@@ -501,6 +529,8 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
             return
         if message.notice and not self.forced_typed:
             self.notify(message.notice, severity="warning", timeout=5)
+        if self.state is not UiState.SPEAKING:
+            return  # interrupted: already answering (space) or typing (t)
         self.state = UiState.READY
         if self.typed:
             self._open_typed()
@@ -647,6 +677,9 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
         if self.state is UiState.READY:
             self.state = UiState.STARTING
             self.listen()
+        elif self.state is UiState.SPEAKING and not self.typed:
+            self.state = UiState.STARTING  # interrupt the interviewer: record at once
+            self.listen_now()
         elif self.state is UiState.LISTENING:
             self._stop.set()
 
