@@ -263,6 +263,17 @@ def question_grade(
     )
 
 
+def missed_points(question: Question, assessment: Assessment, grade: QuestionGrade | None = None) -> list[str]:
+    """The key points not given (missed, or only partly given and not made up
+    for after a prompt), in bank order: what the feedback reads aloud."""
+    if grade is not None:
+        return [p.text for p in grade.points if p.given == "missed" or p.status == "partial"]
+    return [
+        kp.text for i, kp in enumerate(question.key_points)
+        if point_status(question, assessment, i) != "covered"
+    ]
+
+
 def attempt_grade(store: Store, question: Question, attempt: Attempt) -> QuestionGrade | None:
     """A stored attempt's grade with its follow-ups; None when not graded."""
     if attempt.assessment is None:
@@ -280,6 +291,7 @@ __all__ = [
     "Probe",
     "QuestionGrade",
     "attempt_grade",
+    "missed_points",
     "next_probe",
     "question_grade",
 ]

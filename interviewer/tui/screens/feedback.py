@@ -4,10 +4,12 @@ Each key point is listed once: covered ones with the words that covered
 them, missed ones marked ✘ in the reference's words. After follow-ups, a
 point given only after the interviewer's prompt is marked ↪ with the probe
 and what it added, and the score is the combined one (the answer's own
-score beside it)."""
+score beside it). ``r`` reads the reference answer aloud and ``m`` just the
+key points missed; either key again (or leaving) stops the voice."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -127,6 +129,8 @@ class FeedbackScreen(ReportsWorkerErrors, Screen[str]):
         Binding("n", "choose('next')", "Next"),
         Binding("a", "choose('retry')", "Retry"),
         Binding("e", "edit", "Edit transcript"),
+        Binding("r", "read('reference')", "Read the reference answer aloud", show=False),
+        Binding("m", "read('missed')", "Read the missed key points aloud", show=False),
         Binding("escape", "choose('end')", "End session"),
     ]
 
@@ -135,6 +139,7 @@ class FeedbackScreen(ReportsWorkerErrors, Screen[str]):
         question: Question,
         scored: AnswerScored,
         regrade: Callable[[str], tuple[Assessment, QuestionGrade | None]] | None = None,
+        say: Callable[[str, threading.Event], str | None] | None = None,
     ) -> None:
         super().__init__()
         self.question = question
@@ -144,6 +149,13 @@ class FeedbackScreen(ReportsWorkerErrors, Screen[str]):
         self.grade = scored.grade
         """The question's grade with its follow-ups, when there were any."""
         self._regrade = regrade
+        self._say = say
+        """Reads a text aloud until done or cancelled (None, or a notice why not)."""
+        self._cancel_reading = threading.Event()
+        self._voice = threading.Lock()
+        """One reading at a time: a new one waits for the cut-off one to return."""
+        self.reading: str | None = None
+        """What is being read aloud ("reference" or "missed"), or None."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="fb-top"):
@@ -152,11 +164,11 @@ class FeedbackScreen(ReportsWorkerErrors, Screen[str]):
             yield Static(f"[b]{self.question.prompt}[/b]", id="fb-question")
             yield Label("Your answer", classes="section")
             yield TranscriptView("", id="fb-transcript")
-            yield Label("Key points", classes="section")
+            yield Label("Key points  [dim](m reads the missed ones aloud)[/dim]", classes="section")
             yield KeyPointList("", id="fb-points")
             yield Label("Delivery", classes="section")
             yield Static(delivery_text(self.scored.delivery, self.scored.typed), id="fb-delivery")
-            yield Label("Reference answer", classes="section")
+            yield Label("Reference answer  [dim](r reads it aloud)[/dim]", classes="section")
             yield Static(self.question.reference.strip(), id="fb-reference")
         yield Footer()
 
@@ -171,7 +183,50 @@ class FeedbackScreen(ReportsWorkerErrors, Screen[str]):
         self.query_one("#fb-points", KeyPointList).show(self.assessment if grade is None else grade)
 
     def action_choose(self, choice: str) -> None:
+        self._cancel_reading.set()
         self.dismiss(choice)
+
+    def on_unmount(self) -> None:
+        self._cancel_reading.set()
+
+    def action_read(self, what: str) -> None:
+        """Read the reference answer or the missed key points aloud; the
+        same key again stops the voice, the other switches to it."""
+        if self._say is None:
+            self.notify("Nothing can be read aloud here.", timeout=3)
+            return
+        if self.reading is not None:
+            self._cancel_reading.set()  # the worker ends at once
+            if self.reading == what:
+                return
+        if what == "reference":
+            text = self.question.reference.strip()
+        else:
+            from interviewer.session.followup import missed_points
+
+            missed = missed_points(self.question, self.assessment, self.grade)
+            if not missed:
+                self.notify("No key point was missed.", timeout=3)
+                return
+            text = "Key points missed: " + " ".join(
+                p if p.rstrip().endswith((".", "?", "!")) else p.rstrip() + "." for p in missed
+            )
+        self._cancel_reading = threading.Event()
+        self.reading = what
+        self.read_aloud(text, what, self._cancel_reading)
+
+    @work(thread=True, group="fb-read", exit_on_error=False)
+    def read_aloud(self, text: str, what: str, cancel: threading.Event) -> None:
+        assert self._say is not None
+        with self._voice:
+            notice = None if cancel.is_set() else self._say(text, cancel)
+        self.app.call_from_thread(self._read_done, what, cancel, notice)
+
+    def _read_done(self, what: str, cancel: threading.Event, notice: str | None) -> None:
+        if cancel is self._cancel_reading:
+            self.reading = None
+        if notice:
+            self.notify(notice, severity="warning", timeout=5)
 
     def action_edit(self) -> None:
         if self._regrade is None:

@@ -622,7 +622,7 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
         from interviewer.tui.screens.feedback import FeedbackScreen
 
         self.app.push_screen(
-            FeedbackScreen(self.question, message, regrade=self._regrade),
+            FeedbackScreen(self.question, message, regrade=self._regrade, say=self._say_aloud),
             self._after_feedback,
         )
 
@@ -633,6 +633,10 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
             assessment = engine.grade(text)
             grade = engine.question_grade()
             return assessment, grade if grade is not None and grade.followups else None
+
+    def _say_aloud(self, text: str, cancel: threading.Event) -> str | None:
+        """For the feedback screen: read ``text`` with the session's voice."""
+        return self._engine().say(text, cancel)
 
     def _after_feedback(self, choice: str | None) -> None:
         if choice == "retry":
