@@ -183,3 +183,54 @@ def test_render_question_grade_marks_points_by_how_they_were_given(tmp_path):
     assert " ↪ anchor" in text and "+18" in text
     assert "the moon is cheese (in a follow-up)" in text
     assert Assessment(score=0.1, key_points=(KeyPointResult("x", 1, "missed", 0),)).percent == 10
+
+
+def test_the_attempt_screen_shows_the_exchange_and_regrading_keeps_it(tmp_path):
+    import random
+
+    from interviewer.session.engine import SessionEngine
+    from interviewer.session.ports import Ports
+    from interviewer.tui.screens.detail import AttemptDetailScreen
+    from tests.session.fakes import FakeGrader
+
+    rig = build(tmp_path, bank=probe_bank(), start=StartRequest("review"))
+    config = SessionConfig(mode="practice", bank="tools", count=1, question_ids=("tools",))
+    engine = SessionEngine(rig.bank, rig.store, Ports(grader=FakeGrader()),
+                           Settings(followups=2), config, clock=rig.clock,
+                           rng=random.Random(1), now=rig.store.now)
+    engine.start()
+    engine.next_question()
+    engine.submit_typed("apple")
+    engine.begin_followup()
+    engine.submit_typed("an anchor")
+    engine.begin_followup()
+    engine.skip()
+    engine.finish()
+
+    async def scenario():
+        async with rig.run_test(size=SIZE) as pilot:
+            await wait_idle(pilot, rig.app)
+            await pilot.press("enter")
+            await wait_idle(pilot, rig.app)
+            detail = rig.app.screen
+            assert isinstance(detail, AttemptDetailScreen)
+            await wait_for(pilot, lambda: detail.grade is not None)
+            await pilot.pause()
+            exchange = plain(detail.query_one("#dt-followups"))
+            assert f"Follow-up 1: {PROBE}" in exchange and "typed: an anchor" in exchange
+            assert "anchor: given after the prompt, +18" in exchange
+            assert "Follow-up 2: What does the smith strike on?" in exchange
+            assert "skipped (costs nothing)" in exchange
+            assert "36/100 (18 unprompted)" in plain(detail.query_one("#dt-score"))
+            # a corrected answer that names the anchor: nothing left to recover
+            await pilot.press("e")
+            await pilot.pause()
+            rig.app.screen.query_one("TextArea").text = "apple and anchor"
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: detail.grade is not None and detail.attempt.transcript
+                           == "apple and anchor" and "+18" not in plain(detail.query_one("#dt-followups")))
+            assert "anchor: in the answer itself" in plain(detail.query_one("#dt-followups"))
+
+    run(scenario())
+    (row,) = rig.rows()
+    assert row["score"] == row["unprompted_score"]

@@ -45,6 +45,8 @@ def followup_exchange(grade: QuestionGrade) -> Text:
             outcome = f"not graded yet ({f.state}): offered for recovery on the home screen"
         elif point is not None and point.given == "prompted":
             outcome = f"{f.key_point_text}: given after the prompt, +{round(point.recovered * 100)}"
+        elif point is not None and point.given == "unprompted":
+            outcome = f"{f.key_point_text}: in the answer itself, nothing to recover"
         else:
             outcome = f"{f.key_point_text}: still missed"
         out.append(f"  {outcome}\n", style="cyan")
