@@ -391,11 +391,16 @@ def cmd_test(argv: list[str]) -> int:
         started_audio = r.returncode == 0
         if started_audio:
             env["PULSE_SERVER"] = f"unix:{env['VAUDIO_DIR']}/native"
-    # two workers (pytest-xdist), whole files each: most end-to-end tests wait on
-    # real-time audio, and each worker gets its own virtual sound card (tests/conftest.py)
+    # two workers (pytest-xdist), whole files each, in the order tests/conftest.py
+    # gives (longest first): most end-to-end tests wait on real-time audio, and
+    # each worker gets its own virtual sound card
     workers = min(os.cpu_count() or 1, 2)
     chosen = any(a.startswith(("-n", "--numprocesses")) or a == "no:xdist" for a in argv)
-    parallel = ["-n", str(workers), "--dist", "loadfile"] if workers > 1 and not chosen else []
+    parallel = (
+        ["-n", str(workers), "--dist", "loadfile", "--no-loadscope-reorder"]
+        if workers > 1 and not chosen
+        else []
+    )
     steps: list[tuple[str, list[str]]] = [
         ("lint (ruff)", [str(bindir / "ruff"), "check", "interviewer", "questions", "audio", "tests"]),
         ("layers (import-linter)", [str(bindir / "lint-imports")]),
