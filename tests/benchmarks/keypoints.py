@@ -34,7 +34,7 @@ import sys
 import time
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +129,8 @@ class Graded:
     statuses: tuple[str, ...]
     fired: frozenset[int]
     ms: float
+    assessment: Any = field(default=None, compare=False, repr=False)
+    """The grader's whole answer (key points with their evidence)."""
 
 
 def grade_one(q: Any, item: Labelled, text: str | None = None) -> Graded:
@@ -139,7 +141,8 @@ def grade_one(q: Any, item: Labelled, text: str | None = None) -> Graded:
     ms = (time.perf_counter() - t0) * 1000
     texts = [m.text for m in q.misconceptions]
     fired = frozenset(texts.index(m.text) for m in a.misconceptions if m.text in texts)
-    return Graded(item, 100 * (a.score or 0.0), tuple(k.status for k in a.key_points), fired, ms)
+    statuses = tuple(k.status for k in a.key_points)
+    return Graded(item, 100 * (a.score or 0.0), statuses, fired, ms, a)
 
 
 def summarise(graded: Sequence[Graded], prefix: str = "") -> dict[str, Any]:
