@@ -16,8 +16,10 @@ Run in parallel (pytest-xdist, as the test command does), every worker is
 its own session: it loads its own tiny.en and grader, and it gets its own
 virtual sound card (the first worker the one in ``VAUDIO_DIR``, the others
 ``VAUDIO_DIR-gwN``), so a test capturing the speaker never hears another
-worker's audio. The test command distributes whole files (``--dist
-loadfile``), so a module's expensive fixture is still built once.
+worker's audio. The test command hands out whole files (``--dist loadfile``),
+so a module's expensive fixture is still built once, and keeps the order
+``pytest_collection_modifyitems`` gives them (``--no-loadscope-reorder``):
+the longest files first.
 """
 
 from __future__ import annotations
