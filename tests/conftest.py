@@ -83,9 +83,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=rank)
 
 
+def under_ci() -> bool:
+    """True when env ``CI`` is set to anything but an empty string, 0, false or no."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
 def fail_or_skip(reason: str) -> None:
     """Skip locally, fail under CI: CI must never skip a test silently."""
-    if os.environ.get("CI"):
+    if under_ci():
         pytest.fail(f"{reason} (under CI this is a failure)", pytrace=False)
     pytest.skip(reason)
 
