@@ -49,7 +49,7 @@ from interviewer.session.selection import session_questions
 from interviewer.session.store import Store, utc_now
 from interviewer.session.summary import SessionSummary, close_session, config_key
 from interviewer.session.timing import AnswerClock
-from interviewer.session.turns import AnswerTurn, Turn, speak
+from interviewer.session.turns import AnswerTurn, Turn, prepare, speak
 from questions.assessment import Assessment
 from questions.model import Bank, Question
 
@@ -86,10 +86,8 @@ class SessionEngine:
         self.rng = rng if rng is not None else random.Random(self.config.seed)
         self.now = now
         self.scheduler = scheduler or ReviewScheduler(store, bank.name, now=now)
-        limit = self.config.time_limit_s
-        if limit is None and self.config.mode == "rapid":
-            limit = self.settings.rapid_answer_s
-        self._clock = AnswerClock(clock, limit)
+        limit, rapid = self.config.time_limit_s, self.config.mode == "rapid"
+        self._clock = AnswerClock(clock, self.settings.rapid_answer_s if limit is None and rapid else limit)
         self.questions: list[Question] = []
         """The questions chosen by ``start()``, in the order they are asked."""
         self.phase = Phase.IDLE
@@ -104,12 +102,10 @@ class SessionEngine:
         self._attempts: dict[str, int] = {}
         self._summary: SessionSummary | None = None
         self._lock = threading.RLock()
-        self._review = ReviewOnce(self.scheduler, now).record
-        """Records the spaced-repetition review of an answer's own grade, once."""
+        self._review = ReviewOnce(self.scheduler, now).record  # an answer's own grade, once
         self._background = BackgroundGrader(store, ports, self._review, self._notify_graded)
         """Grades deferred answers (rapid rounds; its thread starts on first use)."""
         self._live = LiveTranscription(ports.recorder, ports.transcriber, enabled=incremental)
-        """Transcribes while the person speaks (``incremental``)."""
 
     def _require(self, action: str, *phases: Phase, target: Phase | None = None) -> None:
         phases_.require(self.phase, action, phases, target)
@@ -190,6 +186,7 @@ class SessionEngine:
             )
             self._turn = self._answer
             self._clock.restart()
+            self._prepare(q.spoken_text, *(n.spoken_text for n in self.questions[self.index + 1 :][:1]))
             return q
 
     def ask(self, cancel: threading.Event | None = None) -> str | None:
@@ -227,9 +224,11 @@ class SessionEngine:
             self._clock.restart()
             return self._note_attempt()
 
+    def _prepare(self, *texts: str) -> None:  # rendered ahead, in the background
+        prepare(self.ports.speaker if self.settings.speak_questions else None, *texts)
+
     def say(self, text: str, cancel: threading.Event | None = None) -> str | None:
-        """Read ``text`` aloud (until done or ``cancel`` is set): None, or a
-        one-line notice when speech output is unavailable (any phase)."""
+        """Read ``text`` aloud (until done or cancelled): None, or why not (any phase)."""
         return speak(self.ports.speaker, text, cancel)
 
     def partial_transcript(self) -> str:
@@ -312,6 +311,8 @@ class SessionEngine:
         if isinstance(turn, FollowUpTurn):
             self._answer.attempt = turn.attempt  # with the combined score
         self._turn, self.phase = self._answer, Phase.FEEDBACK
+        probe = self._answer.next_probe(self.settings)
+        self._prepare(*((probe.prompt,) if probe is not None else ()))
         return assessment
 
     def followup_offer(self) -> Probe | None:

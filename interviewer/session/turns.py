@@ -44,6 +44,16 @@ def speak(speaker: Speaker | None, text: str, cancel: threading.Event | None) ->
     return None
 
 
+def prepare(speaker: Speaker | None, *texts: str) -> None:
+    """Have ``texts`` rendered in the background, ahead of their ``speak``
+    (the next question while this one is answered, a probe while the
+    feedback is read), so that they start at once. Never raises."""
+    if speaker is not None:
+        for text in texts:
+            if text.strip():
+                speaker.prepare(text)
+
+
 class Turn(Protocol):
     """One thing the person answers: spoken (open, recorded, transcribed),
     typed, or closed without a grade."""

@@ -58,6 +58,10 @@ class FakeSpeaker:
 
     available: bool = True
     spoken: list[str] = field(default_factory=list)
+    prepared: list[str] = field(default_factory=list)
+
+    def prepare(self, text: str) -> None:
+        self.prepared.append(text)
 
     def speak(self, text: str, cancel: threading.Event | None = None) -> None:
         if not self.available:
