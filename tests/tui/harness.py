@@ -199,9 +199,22 @@ README_ANSWER = (
 )
 
 
+README_FOLLOWUP = (
+    "You can stop training early, use an ensemble of reward models, and keep "
+    "retraining the reward model on fresh human comparisons."
+)
+"""The typed reply to the follow-up the README's answer draws (it left out
+the other mitigations)."""
+
+
+def _typed(text: str) -> tuple[str, ...]:
+    return tuple("space" if c == " " else c for c in text) + ("ctrl+s",)
+
+
 def save_readme_screenshot(path: str | Path, screen: str = "home") -> Path:
-    """Write an 80x24 SVG of the home or the feedback screen for the README:
-    the shipped bank, the real matcher, a typed answer, fixed clocks and a
+    """Write an SVG of the home screen, the feedback screen, or the
+    feedback screen after a follow-up ("followup") for the README: the
+    shipped bank, the real matcher, typed answers, fixed clocks and a
     throw-away data folder (nobody's attempts)."""
     import tempfile
 
@@ -209,35 +222,45 @@ def save_readme_screenshot(path: str | Path, screen: str = "home") -> Path:
 
     bank = questions.default_bank()
     tmp = Path(tempfile.mkdtemp(prefix="trainer-shot-"))
-    if screen == "feedback":
+    steps: tuple[tuple[str, ...], ...] = ()
+    if screen in ("feedback", "followup"):
         config = SessionConfig(mode="practice", count=1, question_ids=(README_QUESTION,))
+        settings = Settings(session_count=1, followups=1 if screen == "followup" else 0)
         rig = build(tmp, no_audio=True, bank=bank, grader=questions.grade_question,
-                    start=StartRequest("practice", config, typed=True))
-        keys = tuple("space" if c == " " else c for c in README_ANSWER) + ("ctrl+s",)
+                    settings=settings, start=StartRequest("practice", config, typed=True))
+        steps = (_typed(README_ANSWER),)
+        if screen == "followup":
+            steps += (_typed(README_FOLLOWUP),)
     else:
         rig = build(tmp, bank=bank, grader=questions.grade_question)
-        keys = ()
-    return save_svg_screenshot(rig, path, keys)
+    # the exchange sits below the key points: a taller terminal shows it
+    size = (80, 34) if screen == "followup" else (80, 24)
+    return save_svg_screenshot(rig, path, *steps, size=size)
 
 
-async def _capture(rig: Rig, path: Path, keys: tuple[str, ...]) -> None:
+async def _capture(
+    rig: Rig, path: Path, steps: tuple[tuple[str, ...], ...], size: tuple[int, int]
+) -> None:
     app = rig.app
-    async with rig.run_test(size=(80, 24)) as pilot:
+    async with rig.run_test(size=size) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
-        await pilot.press(*keys)
-        for _ in range(3):
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+        for keys in steps:  # each step once the screen has settled from the last
+            await pilot.press(*keys)
+            for _ in range(3):
+                await app.workers.wait_for_complete()
+                await pilot.pause(0.1)
         app.save_screenshot(filename=path.name, path=str(path.parent))
 
 
-def save_svg_screenshot(rig: Rig, path: str | Path, keys: tuple[str, ...] = ()) -> Path:
-    """Run the rig's app headless at 80x24, press ``keys`` and write an SVG
-    of the screen."""
+def save_svg_screenshot(
+    rig: Rig, path: str | Path, *steps: tuple[str, ...], size: tuple[int, int] = (80, 24)
+) -> Path:
+    """Run the rig's app headless (80x24 unless ``size``), press each step's
+    keys in turn and write an SVG of the screen."""
     import asyncio
 
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    asyncio.run(_capture(rig, target, keys))
+    asyncio.run(_capture(rig, target, steps, size))
     return target
