@@ -24,8 +24,8 @@ from tests.benchmarks.wer import wer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.audio, pytest.mark.slow]
 
-SPEECH_ENGINES = ["pyttsx3"]
-"""The voices the probe is spoken with (more join as they land)."""
+SPEECH_ENGINES = ["pyttsx3", "piper"]
+"""The voices the probe is spoken with: the default and the natural one."""
 
 QUESTION = "reward-hacking-rlhf"
 ANSWER = (
