@@ -495,13 +495,9 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
         self._progress = f"{mode} · question {message.index + 1} of {message.total}"
         self.query_one("#iv-progress", Label).update(self._progress)
         self.followup_position = 0
-        self.query_one("#iv-question", Static).update(f"[b]{message.prompt}[/b]")
-        self.query_one("#iv-transcript", TranscriptView).update("")
-        typed = self.query_one("#iv-typed", TextArea)
-        typed.text = ""
-        typed.display = False
-        self.query_one(Countdown).stop()
-        self.state = UiState.SPEAKING
+        from rich.markup import escape
+
+        self._show_prompt(f"[b]{escape(message.prompt)}[/b]")
 
     def on_follow_up_asked(self, message: FollowUpAsked) -> None:
         if self.question is None:
@@ -513,10 +509,14 @@ class InterviewScreen(ReportsWorkerErrors, Screen[None]):
         self.query_one("#iv-progress", Label).update(
             f"{self._progress} · follow-up {probe.position}"
         )
-        self.query_one("#iv-question", Static).update(
+        self._show_prompt(
             f"[dim]{escape(self.question.prompt)}[/dim]\n\n"
             f"[b]Follow-up:[/b] [b]{escape(probe.prompt)}[/b]"
         )
+
+    def _show_prompt(self, markup: str) -> None:
+        """A new question or follow-up: shown, the last reply cleared, read aloud next."""
+        self.query_one("#iv-question", Static).update(markup)
         self.query_one("#iv-transcript", TranscriptView).update("")
         typed = self.query_one("#iv-typed", TextArea)
         typed.text = ""
