@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -93,6 +94,17 @@ def fail_or_skip(reason: str) -> None:
     if under_ci():
         pytest.fail(f"{reason} (under CI this is a failure)", pytrace=False)
     pytest.skip(reason)
+
+
+@pytest.fixture
+def tmux_session():
+    """The name of a tmux session for one test, killed afterwards (tmux is
+    required under CI; the set-up command installs it)."""
+    if shutil.which("tmux") is None:
+        fail_or_skip("tmux is not installed: apt-get install -y tmux")
+    name = f"trainer-{uuid.uuid4().hex[:8]}"
+    yield name
+    subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
 
 
 def needs_espeak() -> None:

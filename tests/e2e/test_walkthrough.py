@@ -26,7 +26,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -95,17 +94,6 @@ def _render(tmp_path: Path, text: str, stem: str) -> Path:
 def _play(wav: Path, server: str) -> subprocess.Popen:
     return subprocess.Popen(["paplay", "--device=vmic_feed", str(wav)],
                             env={**os.environ, "PULSE_SERVER": server})
-
-
-@pytest.fixture
-def tmux_session():
-    if shutil.which("tmux") is None:
-        if os.environ.get("CI"):
-            pytest.fail("tmux is required in CI")
-        pytest.skip("tmux is not installed")
-    name = f"walk-{uuid.uuid4().hex[:8]}"
-    yield name
-    subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
 
 
 def test_a_first_session_from_practice_to_export(vaudio, tmp_path, tmux_session):

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -37,17 +35,6 @@ def _wait(name: str, text: str, timeout: float = 90.0) -> str:
             return screen
         time.sleep(0.2)
     raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
-
-
-@pytest.fixture
-def tmux_session():
-    if shutil.which("tmux") is None:
-        if os.environ.get("CI"):
-            pytest.fail("tmux is required in CI")
-        pytest.skip("tmux is not installed")
-    name = f"trainer-{uuid.uuid4().hex[:8]}"
-    yield name
-    subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
 
 
 def test_two_typed_answers_end_up_in_the_export(tmp_path, tmux_session):
