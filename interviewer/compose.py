@@ -233,11 +233,13 @@ def _transcriber(
 def _recorder(settings: Settings) -> Recorder:
     from audio.recorder import Recorder, RecorderSettings
 
-    return Recorder(RecorderSettings(
+    recorder = Recorder(RecorderSettings(
         device=settings.input_device,
         silence_timeout_s=settings.silence_timeout_s,
         max_duration_s=settings.max_answer_s,
     ))
+    recorder.warm()  # on the loader's thread: the first answer starts at once
+    return recorder
 
 
 def _prepare_rubrics(bank: Bank) -> None:

@@ -163,8 +163,19 @@ def test_no_input_device_is_no_microphone(vaudio, tmp_path):
 
 
 def test_unknown_device_name_is_no_microphone(vaudio, tmp_path):
+    rec = Recorder(RecorderSettings(device="no-such-mic"))
+    rec.warm()  # warming up never raises: start() says what is wrong
     with pytest.raises(NoMicrophone, match="no-such-mic"):
-        Recorder(RecorderSettings(device="no-such-mic")).start(tmp_path / "x.wav")
+        rec.start(tmp_path / "x.wav")
+
+
+def test_a_warmed_recorder_records(vaudio, tmp_path):
+    rec = Recorder(RecorderSettings(silence_timeout_s=60))
+    rec.warm()
+    rec.start(tmp_path / "w.wav")
+    time.sleep(0.3)
+    result = rec.stop()
+    assert result.error is None and result.duration_s >= 0.2
 
 
 _LOST_CHILD = """
