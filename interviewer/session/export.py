@@ -186,10 +186,15 @@ def _markdown_attempt(r: dict[str, Any], bank: Bank | None) -> list[str]:
             ev = (k.get("evidence") or {}).get("text")
             out.append(f"- {k['text']}" + (f' ("{ev}")' if ev else ""))
         out.append("")
+    prompted = {f.get("key_point_text") for f in _recovered(r)}
+
+    def listed(k: dict[str, Any]) -> str:
+        return f"- {k['text']}" + (" (given after a follow-up)" if k["text"] in prompted else "")
+
     if partial:
-        out += ["**Partly covered:**", ""] + [f"- {k['text']}" for k in partial] + [""]
+        out += ["**Partly covered:**", ""] + [listed(k) for k in partial] + [""]
     if missed:
-        out += ["**Missed:**", ""] + [f"- {k['text']}" for k in missed] + [""]
+        out += ["**Missed:**", ""] + [listed(k) for k in missed] + [""]
     mis = a.get("misconceptions") or []
     if mis:
         out += ["**Misconceptions:**", ""]

@@ -392,6 +392,8 @@ def test_exports_include_the_follow_up_exchange(store, tmp_path):
     assert "> the anchor" in md and "given after the prompt (covered): +18 points" in md
     assert "**Follow-up 2** (on: anvil): What does the smith strike on?" in md
     assert "- skipped" in md
+    assert "- anchor (given after a follow-up)" in md  # missed in the answer, recovered
+    assert "- anvil\n" in md  # skipped: still simply missed
 
     data = json.loads(export(store, BANK, "json", session_id=session_id,
                              output=tmp_path / "s.json").read_text())
