@@ -163,6 +163,8 @@ def real_ports(settings: Settings, typed: bool, bank: Bank | None = None) -> Por
     """A loader of the real ports, run on the app's background thread."""
     from interviewer.tui.deps import LoadedPorts, PortsLoader
 
+    loaded_voice: list[Speaker | PiperSpeaker] = []
+
     def load(progress: ProgressFn) -> LoadedPorts:
         from interviewer.session.ports import Ports
         from questions import grade_question
@@ -172,6 +174,7 @@ def real_ports(settings: Settings, typed: bool, bank: Bank | None = None) -> Por
         if not typed:
             progress("preparing speech output", 0.05)
             speaker = _part(notices, "speech output", lambda: _speaker(settings))
+            loaded_voice[:] = [speaker] if speaker is not None else []
             progress("loading the speech recogniser", 0.15)
             transcriber = _part(notices, "speech recognition", lambda: _transcriber(settings, progress))
             if transcriber is not None:
@@ -188,6 +191,9 @@ def real_ports(settings: Settings, typed: bool, bank: Bank | None = None) -> Por
         # prepare every rubric now, so no first grade of a question waits for it
         if bank is not None:
             _part(notices, "rubric preparation", lambda: _prepare_rubrics(bank))
+            if settings.speech_engine == "piper":
+                for speaker in loaded_voice:
+                    _render_bank_ahead(speaker, bank)
         return tuple(notices)
 
     return PortsLoader(load, warm_up)
@@ -240,6 +246,16 @@ def _recorder(settings: Settings) -> Recorder:
     ))
     recorder.warm()  # on the loader's thread: the first answer starts at once
     return recorder
+
+
+def _render_bank_ahead(speaker: Speaker | PiperSpeaker, bank: Bank) -> None:
+    """Queue every question of the bank for rendering in the background
+    (Piper takes 0.2-0.45 s a question here; renders stay cached on disk),
+    so that even a session's first question starts at once. Questions
+    already cached cost nothing, and a question being spoken is rendered
+    ahead of this queue."""
+    for q in bank.questions:
+        speaker.prepare(q.spoken_text)
 
 
 def _prepare_rubrics(bank: Bank) -> None:

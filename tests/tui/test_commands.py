@@ -60,3 +60,21 @@ def test_real_ports_load_or_explain_in_one_line(monkeypatch):
             "speech output", "microphone")
     fractions = [f for _, f in steps]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
+
+
+@pytest.mark.parametrize("engine, rendered", [("piper", True), ("pyttsx3", False)])
+def test_piper_renders_the_bank_ahead_once_the_grader_is_warm(monkeypatch, engine, rendered):
+    from tests.session.fakes import FakeSpeaker, sample_bank
+
+    speaker = FakeSpeaker()
+    monkeypatch.setattr(compose, "_speaker", lambda settings: speaker)
+    monkeypatch.setattr(compose, "_transcriber", lambda settings, progress: None)
+    monkeypatch.setattr(compose, "_warm_grader", lambda: None)
+    monkeypatch.setattr(compose, "_prepare_rubrics", lambda bank: None)
+    bank = sample_bank()
+    loader = compose.real_ports(Settings(speech_engine=engine), typed=False, bank=bank)
+    assert loader(lambda step, fraction: None).ports.speaker is speaker
+    assert speaker.prepared == []  # nothing competes with loading the models
+    assert loader.warm_up is not None and loader.warm_up(lambda step, fraction: None) == ()
+    expected = [q.spoken_text for q in bank.questions] if rendered else []
+    assert speaker.prepared == expected
