@@ -12,6 +12,7 @@ virtual microphone), whisper tiny.en and a real SQLite store.
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import subprocess
 import time
@@ -24,7 +25,8 @@ from tests.audio_io import capture_speaker, play_into_mic, similarity
 pytestmark = [pytest.mark.e2e, pytest.mark.audio, pytest.mark.slow]
 
 SPEECH_ENGINES = ["pyttsx3"]
-"""The voices interrupted (more join as they land)."""
+"""The voice interrupted here, the default; how fast either voice stops on a
+cancel is measured in ``tests/audio_io/test_interrupt.py``."""
 
 LONG_QUESTION = (
     "Imagine you are explaining to a colleague who has never trained a model how a "
@@ -119,7 +121,11 @@ def test_space_interrupts_the_question_and_the_first_word_is_kept(
     assert match > 0.8, match
     # ... and the transcript begins with it
     assert said.split()[:1] and said.split()[0].startswith(FIRST_WORD), said
-    assert "split" in said, said
+    # the rest was recorded too; on a loaded 2-core machine the virtual card
+    # can drop a few blocks mid-answer, so most of its words, not all, must come back
+    heard_words = set(re.findall(r"[a-z0-9]+", said))
+    wanted = set(re.findall(r"[a-z]+", ANSWER.lower())) - {"seven"}
+    assert len(wanted & heard_words) >= len(wanted) // 2, (said, sorted(wanted - heard_words))
     assert timings["recording"] - timings["pressed"] < REACTION_S, timings
     assert timings["listening"] - timings["pressed"] < 1.5, timings
 
