@@ -45,6 +45,18 @@ def windowed_similarity(reference: np.ndarray, capture: np.ndarray, window_s: fl
     return float(np.median(scores)) if scores else 0.0
 
 
+def assert_heard_back(transcriber, clip: AudioClip, expected: str, max_wer: float = 0.25) -> None:
+    """Transcribe ``clip`` and require it to read as ``expected`` (word
+    error rate at most ``max_wer``, case and punctuation ignored)."""
+    import jiwer
+
+    text = transcriber.transcribe(clip).text
+    clean = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(),
+                           jiwer.RemoveMultipleSpaces(), jiwer.Strip()])
+    wer = jiwer.wer(clean(expected), clean(text))
+    assert wer <= max_wer, f"heard {text!r} (WER {wer:.2f})"
+
+
 def as_16k_wav(source: Path, out_dir: Path) -> Path:
     """A 16 kHz mono WAV copy of any audio file (paplay plays WAV/FLAC alike,
     but a fixed format keeps the comparison simple)."""

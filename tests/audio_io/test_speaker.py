@@ -9,13 +9,12 @@ import threading
 import time
 import wave
 
-import jiwer
 import pytest
 
 from audio.clip import read_audio
 from audio.errors import SpeechUnavailable
 from audio.tts import Speaker, cache_key
-from tests.audio_io import capture_speaker, similarity, windowed_similarity
+from tests.audio_io import assert_heard_back, capture_speaker, similarity, windowed_similarity
 from tests.conftest import REPO
 
 QUESTION = "What problem does attention solve in a transformer model?"
@@ -84,11 +83,7 @@ def test_spoken_question_transcribes_back(vaudio, tmp_path, transcriber):
     speaker = Speaker(tmp_path, rate=160)
     with capture_speaker() as got:
         speaker.speak(QUESTION)
-    text = transcriber.transcribe(got[0]).text
-    clean = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(),
-                           jiwer.RemoveMultipleSpaces(), jiwer.Strip()])
-    wer = jiwer.wer(clean(QUESTION), clean(text))
-    assert wer <= 0.25, f"heard {text!r} (WER {wer:.2f})"
+    assert_heard_back(transcriber, got[0], QUESTION)
 
 
 @pytest.mark.audio
