@@ -35,8 +35,11 @@ LONG_QUESTION = (
     "Take your time, and give an example."
 )
 ANSWER = "Seven trees are a good example, and each split asks one question about the data."
-FIRST_WORD = ("seven", "7")
-"""How whisper writes the answer's first word (it hears espeak-ng's "seven" as a digit)."""
+FIRST_WORD = ("se", "7")
+"""How whisper's first word must begin: "seven", or the digit it often writes
+for espeak-ng's "seven". A recording that starts late loses the word's onset
+("even", "heaven"); under load tiny.en has also misspelt the rest of a whole
+word ("seren's"), which the audio comparison above already shows was recorded."""
 FIRST_WORD_S = 0.4
 """The first word of the rendered answer, from its first voiced sample."""
 REACTION_S = 0.25
@@ -119,7 +122,7 @@ def test_space_interrupts_the_question_and_the_first_word_is_kept(
     recorded = read_audio(rig.store.get_attempt(row["id"]).audio_path).samples
     match = similarity(first, recorded)
     assert match > 0.8, match
-    # ... and the transcript begins with it
+    # ... and the transcript begins with its onset
     assert said.split()[:1] and said.split()[0].startswith(FIRST_WORD), said
     # the rest was recorded too; on a loaded 2-core machine the virtual card
     # can drop a few blocks mid-answer, so most of its words, not all, must come back
