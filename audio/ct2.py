@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from audio import whisper_import
+
 _CT2_DTYPES: dict[int, Any] = {
     0: np.float32,
     1: np.int8,
@@ -282,6 +284,7 @@ def alignment_heads_mask(heads: list[tuple[int, int]], n_layer: int, n_head: int
 def verify_state(dims: dict[str, int], state: dict[str, Any]) -> int:
     """Check the key set and every shape against a freshly built
     ``whisper.model.Whisper(dims)``; returns the number of tensors checked."""
+    whisper_import.load()
     from whisper.model import ModelDimensions, Whisper
 
     reference = Whisper(ModelDimensions(**dims)).state_dict()

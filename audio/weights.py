@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from audio import whisper_import
 from audio.ct2 import CT2Weights, alignment_heads, verify_state, whisper_state
 from audio.errors import ModelUnavailable, one_line
 
@@ -235,6 +236,8 @@ def load_checkpoint(path: Path) -> Whisper:
     """Build a CPU whisper model from a checkpoint and restore its alignment heads.
     Raises ``ValueError`` when the file is not a usable checkpoint."""
     import torch
+
+    whisper_import.load()
     from whisper.model import ModelDimensions, Whisper
 
     try:
@@ -287,7 +290,7 @@ def load_bundled(
 
 
 def _load_named(name: str, download_root: str | Path | None) -> Whisper:
-    import whisper
+    whisper = whisper_import.load()
 
     if Path(name).suffix == ".pt" and Path(name).is_file():
         try:

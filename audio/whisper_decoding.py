@@ -24,9 +24,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from audio import whisper_import
+
 
 def _inference_class() -> type:
     import torch
+
+    whisper_import.load()
     from whisper import decoding
     from whisper.tokenizer import get_tokenizer
 
@@ -69,6 +73,7 @@ def _inference_class() -> type:
 
 def install() -> None:
     """Make whisper's decoding use :class:`SharedPromptInference` (idempotent)."""
+    whisper_import.load()
     from whisper import decoding
 
     if getattr(decoding, "_stock_inference", None) is None:
@@ -78,6 +83,7 @@ def install() -> None:
 
 def uninstall() -> None:
     """Back to whisper's own inference class (tests compare the two)."""
+    whisper_import.load()
     from whisper import decoding
 
     stock = getattr(decoding, "_stock_inference", None)

