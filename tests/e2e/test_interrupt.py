@@ -34,12 +34,14 @@ LONG_QUESTION = (
     "deep tree tends to memorise its training data, and what you would do about it. "
     "Take your time, and give an example."
 )
-ANSWER = "Seven trees are a good example, and each split asks one question about the data."
-FIRST_WORD = ("se", "7")
-"""How whisper's first word must begin: "seven", or the digit it often writes
-for espeak-ng's "seven". A recording that starts late loses the word's onset
-("even", "heaven"); under load tiny.en has also misspelt the rest of a whole
-word ("seren's"), which the audio comparison above already shows was recorded."""
+ANSWER = "Sometimes a tree grows too deep, so we limit its depth and prune the branches that do not help."
+"""Chosen because whisper tiny.en writes espeak-ng's reading of it the same way
+whatever the leading silence and prompt (8 of 8 tries); sentences with a
+number first ("Seven trees are ...") came back garbled even from the clean
+file ("7-3, Marago de Glample ..."), which made the word checks below flaky."""
+FIRST_WORD = "some"
+"""How whisper's first word must begin: a recording that starts late loses the
+word's onset ("times", "metimes")."""
 FIRST_WORD_S = 0.4
 """The first word of the rendered answer, from its first voiced sample."""
 REACTION_S = 0.25
@@ -127,7 +129,7 @@ def test_space_interrupts_the_question_and_the_first_word_is_kept(
     # the rest was recorded too; on a loaded 2-core machine the virtual card
     # can drop a few blocks mid-answer, so most of its words, not all, must come back
     heard_words = set(re.findall(r"[a-z0-9]+", said))
-    wanted = set(re.findall(r"[a-z]+", ANSWER.lower())) - {"seven"}
+    wanted = set(re.findall(r"[a-z]+", ANSWER.lower())) - {"sometimes"}
     assert len(wanted & heard_words) >= len(wanted) // 2, (said, sorted(wanted - heard_words))
     assert timings["recording"] - timings["pressed"] < REACTION_S, timings
     assert timings["listening"] - timings["pressed"] < 1.5, timings
