@@ -7,6 +7,12 @@ from typing import Any, Literal
 
 Status = Literal["covered", "partial", "missed"]
 
+STATUS_CREDIT: dict[str, float] = {"covered": 1.0, "partial": 0.5, "missed": 0.0}
+"""What a key point's status earns of its weight: the whole when covered,
+half when partial, nothing when missed. The same rule scores an answer's key
+points (curated rubrics) and the points recovered in a follow-up, so the
+score always agrees with the verdicts shown beside it."""
+
 
 @dataclass(frozen=True)
 class Evidence:

@@ -28,14 +28,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from questions.assessment import Assessment, KeyPointResult, Status
+from questions.assessment import STATUS_CREDIT, Assessment, KeyPointResult, Status
 from questions.model import Question
 
 MIN_WEIGHT = 1.0
 """Only key points at least this heavy are worth a follow-up."""
-
-STATUS_CREDIT: dict[str, float] = {"covered": 1.0, "partial": 0.5, "missed": 0.0}
-"""The credit a point's status stands for, in the follow-up rule."""
 
 
 def point_result(question: Question, assessment: Assessment, index: int) -> KeyPointResult | None:

@@ -18,7 +18,10 @@ embedding model once, see :func:`load`):
    misconception stated negated is not a misconception.
 5. Key points are searched in windows of the answer, so each covered point
    points at the words that covered it. The score mixes key-point credit with
-   the whole-answer alignment and subtracts misconception penalties.
+   the whole-answer alignment and subtracts misconception penalties. With a
+   curated rubric a point's credit is what its verdict says (all of its
+   weight when covered, half when partial, none when missed:
+   ``STATUS_CREDIT``), so the score never disagrees with the verdicts.
 6. The whole-answer alignment is a recall-weighted F-measure. Against a bare
    reference it uses the plain word cosine (graded closeness): on human-graded
    answers this follows people better than a thresholded similarity. Against
@@ -47,6 +50,7 @@ import numpy as np
 from questions import meaning, structure
 from questions import normalize as nz
 from questions.assessment import (
+    STATUS_CREDIT,
     Assessment,
     Evidence,
     KeyPointResult,
@@ -73,7 +77,7 @@ CONTRADICTION_FACTOR = 0.2
 """Similarity kept by a key-point window whose matched words have the opposite polarity."""
 MISCONCEPTION_AT = 0.8
 """Similarity at which a misconception counts as stated."""
-MIX_KEYPOINTS = 0.75
+MIX_KEYPOINTS = 0.8
 """Share of the rubric's key points in the recall when the rubric is explicit
 (the rest is the alignment with the whole reference)."""
 MIX_CONTRAST = 0.1
@@ -833,9 +837,6 @@ meaning, specificity; see :func:`_judge_key_point`), fitted on the labelled
 development answers by cross-validation grouped by question."""
 KP_COVERED, KP_PARTIAL = 0.4, 0.2
 """Probability of "the point was said" at which it counts as covered / partial."""
-KP_CREDIT = (0.2, 0.5)
-"""Probability mapped linearly to the point's credit 0..1 (curated rubrics):
-a partial point earns part of its weight."""
 
 
 def _judge_key_point(
@@ -1021,8 +1022,14 @@ def _grade(
         others = [t for o in key_points if o is not kp for t in (o.text, *o.examples)]
         r = _judge_key_point(ctx, kp, spans, others, signals)
         results.append(r)
-        lo, hi = KP_CREDIT if spans is not None else (CREDIT_LOW, CREDIT_HIGH)
-        kp_credits.append((float(kp.weight), _ramp(r.similarity, lo, hi)))
+        # curated rubric: a point earns what its verdict says (STATUS_CREDIT);
+        # a bare reference's derived points earn by graded closeness
+        credit = (
+            STATUS_CREDIT[r.status]
+            if spans is not None
+            else _ramp(r.similarity, CREDIT_LOW, CREDIT_HIGH)
+        )
+        kp_credits.append((float(kp.weight), credit))
     total_w = sum(w for w, _ in kp_credits) or 1.0
     kp_credit = sum(w * c for w, c in kp_credits) / total_w if kp_credits else 0.0
     kp_sim = (

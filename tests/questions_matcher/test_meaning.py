@@ -148,3 +148,30 @@ def test_a_point_in_other_words_is_covered_and_a_partial_one_says_what_is_missin
     for k in a.key_points:
         if k.status == "partial":
             assert k.missing
+
+
+CREDIT_ANSWERS = (
+    "Attention compares each word with all the others in one go, so if you shuffle the "
+    "sentence nothing changes. That's why you add a vector for where each word sits.",
+    "Attention does not care about order.",
+    "The model has no sense of order, so you give it positions somehow.",
+    "You add position info to embeddings, sinusoidal I think.",
+    "It is about the learning rate schedule, mostly warm-up and decay.",
+)
+
+
+def test_key_point_credit_is_what_the_verdicts_say():
+    """A curated rubric's key-point credit is the weighted mean of 1 per
+    covered, 1/2 per partial and 0 per missed point, however close a partial
+    point came: the score agrees with the verdicts shown beside it."""
+    from questions.assessment import STATUS_CREDIT
+
+    assert STATUS_CREDIT == {"covered": 1.0, "partial": 0.5, "missed": 0.0}
+    partial_similarities = set()
+    for answer in CREDIT_ANSWERS:
+        a = grade_question(QUESTION, answer)
+        earned = sum(k.weight * STATUS_CREDIT[k.status] for k in a.key_points)
+        total = sum(k.weight for k in a.key_points)
+        assert dict(a.details)["key_points"] == pytest.approx(earned / total, abs=1e-4)
+        partial_similarities |= {k.similarity for k in a.key_points if k.status == "partial"}
+    assert len(partial_similarities) >= 2, "partial points at different closeness were checked"
