@@ -316,10 +316,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"through speech ({fig['speech_answers']} answers, {fig['speech_s']} s):")
         log(f"  covered F1 {fig['speech_kp_f1']:.3f} (same answers as text: "
             f"{fig['speech_text_kp_f1']:.3f}); mean score complete {fig.get('speech_full_mean')}, "
-            f"half {fig.get('speech_half_mean')}, wrong {fig.get('speech_wrong_mean')}")
+            f"half {fig.get('speech_half_mean')}, wrong {fig.get('speech_wrong_mean')}; "
+            f"worst complete {fig.get('speech_full_min')} ({fig.get('speech_full_min_question')})")
+    missed = [name for name, ok in targets(fig) if not ok]
+    log("targets: " + ("all met" if not missed else "MISSED " + ", ".join(missed)))
     if args.json:
         print(json.dumps(fig))
     return 0
+
+
+def targets(fig: dict) -> list[tuple[str, bool]]:
+    """The issue's targets on the development set, each with whether ``fig``
+    meets it (speech targets only when the speech path ran)."""
+    out = [
+        ("covered F1 >= 0.90 as text", fig["kp_f1"] >= 0.90),
+        ("complete mean >= 85", (fig.get("full_mean") or 0) >= 85),
+        ("no complete answer below 70", (fig.get("full_min") or 0) >= 70),
+        ("half mean 35-65", 35 <= (fig.get("half_mean") or 0) <= 65),
+        ("wrong mean <= 15", (fig.get("wrong_mean") or 0) <= 15),
+        ("p50 <= 50 ms", fig["p50_ms"] <= 50),
+    ]
+    if "speech_kp_f1" in fig:
+        out.append(("covered F1 >= 0.85 through speech", fig["speech_kp_f1"] >= 0.85))
+    return out
 
 
 if __name__ == "__main__":
