@@ -6,10 +6,12 @@ stand-in path is the one exercised even where numba happens to be installed.
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,3 +109,48 @@ def test_the_stand_in_jit_keeps_the_function() -> None:
     jit = whisper_import.stand_in().jit
     assert jit(f) is f
     assert jit(nopython=True, parallel=True)(f) is f
+
+
+def _imports_whisper(node: ast.AST) -> bool:
+    if isinstance(node, ast.Import):
+        return any(a.name == "whisper" or a.name.startswith("whisper.") for a in node.names)
+    if isinstance(node, ast.ImportFrom):
+        mod = node.module or ""
+        return node.level == 0 and (mod == "whisper" or mod.startswith("whisper."))
+    return False
+
+
+def _calls_load(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "load"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "whisper_import"
+    )
+
+
+def test_every_whisper_import_of_the_project_comes_after_load() -> None:
+    """Inside a function, ``whisper_import.load()`` runs before any
+    ``import whisper``/``from whisper...``; at module level only
+    ``if TYPE_CHECKING:`` imports are allowed (they never run)."""
+    root = Path(__file__).resolve().parents[2]
+    offenders = []
+    for package in ("audio", "questions", "interviewer"):
+        for path in sorted((root / package).rglob("*.py")):
+            if path.name == "whisper_import.py":
+                continue
+            tree = ast.parse(path.read_text(), str(path))
+            for stmt in tree.body:
+                if _imports_whisper(stmt):
+                    offenders.append(f"{path.relative_to(root)}:{stmt.lineno} at module level")
+            for fn in ast.walk(tree):
+                if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    continue
+                loaded_at = min(
+                    (n.lineno for n in ast.walk(fn) if _calls_load(n)), default=None
+                )
+                for n in ast.walk(fn):
+                    if _imports_whisper(n) and (loaded_at is None or n.lineno < loaded_at):
+                        offenders.append(f"{path.relative_to(root)}:{n.lineno}")
+    assert not offenders, offenders
