@@ -394,10 +394,13 @@ def cmd_test(argv: list[str]) -> int:
         started_audio = r.returncode == 0
         if started_audio:
             env["PULSE_SERVER"] = f"unix:{env['VAUDIO_DIR']}/native"
-    # two workers (pytest-xdist), whole files each, in the order tests/conftest.py
-    # gives (longest first): most end-to-end tests wait on real-time audio, and
-    # each worker gets its own virtual sound card
-    workers = min(os.cpu_count() or 1, 2)
+    # pytest-xdist workers, whole files each, in the order tests/conftest.py
+    # gives (longest first), each with its own virtual sound card. The
+    # end-to-end tests spend much of their time waiting on real-time audio
+    # (the CPU sat half idle with one worker per core), so one worker more
+    # than the cores, up to three
+    cpus = os.cpu_count() or 1
+    workers = min(cpus + 1, 3) if cpus > 1 else 1
     chosen = any(a.startswith(("-n", "--numprocesses")) or a == "no:xdist" for a in argv)
     parallel = (
         ["-n", str(workers), "--dist", "loadfile", "--no-loadscope-reorder"]
